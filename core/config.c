@@ -1,0 +1,2 @@
+/* log.c -- see log.h */
+#include "log.h"

@@ -1,0 +1,176 @@
+/*
+ * kurir/api.h -- the services the core hands to every module at init.
+ *
+ * Part of the stable ABI; see the rules at the top of kurir/module.h.
+ * struct kurir_core_api is append-only: new members go at the end under a
+ * "ABI 1.x" comment, and a module checks KURIR_HAS(api, member) before
+ * using anything newer than the minor it was built for.
+ *
+ * Threading: every function here must be called from the event loop
+ * thread, except log(), conf_*(), now_ms() and the storage and auth
+ * tables, which are safe from run_blocking() work functions too.
+ */
+#ifndef KURIR_API_H
+#define KURIR_API_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kurir/errors.h>
+#include <kurir/module.h>
+
+/* Log levels: the syslog(3) priorities. */
+#define KURIR_LOG_ERR		3
+#define KURIR_LOG_WARNING	4
+#define KURIR_LOG_NOTICE	5
+#define KURIR_LOG_INFO		6
+#define KURIR_LOG_DEBUG		7
+
+/* on_line() flags: how the line ended. */
+#define KURIR_LINE_CRLF		0x01u	/* ended with CR LF */
+#define KURIR_LINE_LF		0x02u	/* ended with a bare LF */
+#define KURIR_LINE_TOOLONG	0x04u	/* over conn_max_line: the text is
+					 * truncated, the rest up to the next
+					 * LF was discarded */
+
+/* SASL results delivered to a kurir_sasl_cb. */
+#define KURIR_SASL_OK		0	/* authenticated: `text` is the user */
+#define KURIR_SASL_CONTINUE	1	/* `text` is the base64 challenge */
+#define KURIR_SASL_FAIL		2	/* bad credentials (after throttle) */
+#define KURIR_SASL_TEMPFAIL	3	/* throttled or backend trouble */
+#define KURIR_SASL_BADPROTO	4	/* malformed exchange or mechanism */
+#define KURIR_SASL_PLAINDENIED	5	/* plaintext not allowed here */
+
+struct kurir_conn;		/* a client connection, owned by the core */
+struct kurir_timer;		/* a one-shot timer */
+struct kurir_watch;		/* an fd watched for readability */
+struct kurir_sasl;		/* a SASL exchange in progress */
+struct kurir_storage_ops;	/* kurir/storage.h */
+struct kurir_auth_ops;		/* kurir/auth.h */
+
+typedef void kurir_cb(void *arg);
+typedef void kurir_fd_cb(int fd, void *arg);
+/* status is KURIR_SASL_*; text is NUL-terminated and valid during the call. */
+typedef void kurir_sasl_cb(void *arg, int status, const char *text);
+/* One target of a recipient: a local user (is_local = 1, canonical
+ * user@domain) or a remote address (is_local = 0). Return 0 to go on. */
+typedef int kurir_rcpt_cb(void *arg, const char *address, int is_local);
+
+#define KURIR_PRINTF(f, a)	__attribute__((format(printf, f, a)))
+
+struct kurir_core_api {
+	uint32_t	 size;		/* sizeof(struct kurir_core_api) */
+	uint32_t	 abi_major;
+	uint32_t	 abi_minor;
+	const char	*version;	/* the core's release, e.g. "0.1.0" */
+
+	/* ---- ABI 1.0 ------------------------------------------------ */
+
+	/* Logging.  Client-supplied text must be passed through
+	 * log_escape() first.  Never log passwords or message bodies. */
+	void	 (*log)(struct kurir_module *mod, int level,
+		    const char *fmt, ...) KURIR_PRINTF(3, 4);
+	void	 (*conn_log)(struct kurir_conn *c, int level,
+		    const char *fmt, ...) KURIR_PRINTF(3, 4);
+	/* Writes a printable, truncated copy of buf (at most cap-1 chars,
+	 * non-printables as \xNN) into out; returns out. */
+	char	*(*log_escape)(char *out, size_t cap, const void *buf,
+		    size_t len);
+
+	/* Configuration: the effective value of any key, core's or a
+	 * module's.  conf_str returns NULL for an unknown key.  conf_num
+	 * returns INT, SIZE (bytes), DURATION (seconds) and BOOL (0/1)
+	 * values, and -1 for an unknown key or another type. */
+	const char *(*conf_str)(const char *key);
+	int64_t	 (*conf_num)(const char *key);
+
+	/* Connections.  Output is queued and flushed by the loop; reads
+	 * pause by themselves while the queue is above its high mark, and
+	 * on_drain() is called when it falls below the low mark again. */
+	int	 (*conn_write)(struct kurir_conn *c, const void *buf,
+		    size_t len);
+	int	 (*conn_printf)(struct kurir_conn *c, const char *fmt, ...)
+		    KURIR_PRINTF(2, 3);
+	/* True while the output queue is below its high-water mark, i.e.
+	 * while a streaming writer should keep writing. */
+	int	 (*conn_writable)(struct kurir_conn *c);
+	/* The next n bytes of input go to on_data() unparsed (literals,
+	 * BDAT chunks); line mode resumes after them. */
+	int	 (*conn_read_bytes)(struct kurir_conn *c, uint64_t n);
+	/* Stop or resume delivering input (while waiting for async work).
+	 * Resuming delivers lines already buffered, from a deferred call. */
+	void	 (*conn_pause)(struct kurir_conn *c);
+	void	 (*conn_resume)(struct kurir_conn *c);
+	/* Start TLS on a plaintext connection.  Call after queueing the
+	 * protocol's "go ahead" reply: the core flushes it, discards every
+	 * byte of input already received (pipelined plaintext), performs the
+	 * handshake and then calls on_tls().  KURIR_E_UNSUPPORTED when no
+	 * certificate is configured, KURIR_E_INVALID when already TLS. */
+	int	 (*conn_starttls)(struct kurir_conn *c);
+	/* Close after the queued output is flushed; on_close() follows. */
+	void	 (*conn_close)(struct kurir_conn *c);
+	/* Idle timeout in seconds for this connection (0: the default). */
+	void	 (*conn_set_timeout)(struct kurir_conn *c, uint32_t seconds);
+	int	 (*conn_is_tls)(struct kurir_conn *c);
+	/* e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384", or NULL without TLS. */
+	const char *(*conn_tls_info)(struct kurir_conn *c);
+	/* True for 127.0.0.0/8 and ::1 peers. */
+	int	 (*conn_is_loopback)(struct kurir_conn *c);
+	const char *(*conn_peer_addr)(struct kurir_conn *c);	/* "::1" */
+	uint16_t (*conn_peer_port)(struct kurir_conn *c);
+	const char *(*conn_local_addr)(struct kurir_conn *c);
+	uint16_t (*conn_local_port)(struct kurir_conn *c);
+	const char *(*conn_service)(struct kurir_conn *c);	/* "imaps" */
+	uint64_t (*conn_id)(struct kurir_conn *c);	/* session id */
+	/* Plaintext passwords may be used: TLS, or loopback with
+	 * allow_plaintext_loopback on. */
+	int	 (*conn_plaintext_ok)(struct kurir_conn *c);
+
+	/* Event loop: one-shot timers, fd readability, deferred calls. */
+	struct kurir_timer *(*timer_add)(uint64_t ms, kurir_cb *cb,
+		    void *arg);
+	void	 (*timer_del)(struct kurir_timer *t);
+	struct kurir_watch *(*watch_fd)(int fd, kurir_fd_cb *cb, void *arg);
+	void	 (*watch_del)(struct kurir_watch *w);
+	int	 (*defer)(kurir_cb *cb, void *arg);
+	/* Run work(arg) on a worker thread, then done(arg) on the loop.
+	 * For anything that may block: hashing, fsync-heavy storage calls. */
+	int	 (*run_blocking)(kurir_cb *work, kurir_cb *done, void *arg);
+	uint64_t (*now_ms)(void);	/* monotonic milliseconds */
+
+	/* The configured storage backend's table (`storage = ...`). */
+	const struct kurir_storage_ops *(*storage)(void);
+	/* The configured auth module's table (`auth = ...`). */
+	const struct kurir_auth_ops *(*auth)(void);
+
+	/* SASL, shared by every protocol.  sasl_mechs() lists the
+	 * mechanisms to advertise on c, space separated (PLAIN and LOGIN only
+	 * when conn_plaintext_ok()).  sasl_start() begins mech with an
+	 * optional initial response (base64, "=" for empty); each result
+	 * arrives through cb, possibly later.  On KURIR_SASL_CONTINUE send
+	 * the challenge and pass the client's answer to sasl_step().  "*"
+	 * from the client cancels: call sasl_free().  A finished exchange
+	 * must still be freed. */
+	const char *(*sasl_mechs)(struct kurir_conn *c);
+	int	 (*sasl_start)(struct kurir_conn *c, const char *mech,
+		    const char *initial, kurir_sasl_cb *cb, void *arg,
+		    struct kurir_sasl **sasl_r);
+	int	 (*sasl_step)(struct kurir_sasl *s, const char *response);
+	void	 (*sasl_free)(struct kurir_sasl *s);
+	/* A plaintext login (IMAP LOGIN, POP3 USER/PASS) with the same
+	 * checks, throttling and async result as SASL PLAIN. */
+	int	 (*login_plain)(struct kurir_conn *c, const char *user,
+		    const char *password, kurir_sasl_cb *cb, void *arg,
+		    struct kurir_sasl **sasl_r);
+
+	/* Addresses.  is_local_domain: the domain is in `domains`.
+	 * rcpt_resolve: expand aliases, catch-all and plus-addressing and
+	 * call cb for each final target; KURIR_E_NOTFOUND for an unknown
+	 * local address, KURIR_E_INVALID for a loop. */
+	int	 (*is_local_domain)(const char *domain);
+	int	 (*rcpt_resolve)(const char *address, kurir_rcpt_cb *cb,
+		    void *arg);
+};
+
+#endif /* KURIR_API_H */

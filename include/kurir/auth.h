@@ -1,0 +1,71 @@
+/*
+ * kurir/auth.h -- the user database ABI (kind KURIR_MOD_AUTH).
+ *
+ * Part of the stable ABI; see the rules at the top of kurir/module.h.
+ *
+ * An auth module answers "who is this user", "is this the password" and
+ * "what are this user's SCRAM keys", and expands aliases.  The core
+ * builds SASL, throttling and plaintext policy on top; protocol modules
+ * never call an auth module directly for logins (they use api->sasl_*).
+ *
+ * Threads: every op may block (file reads, LDAP round trips) and must be
+ * safe to call from several threads at once; the core calls
+ * verify_password only from its hashing threads, never on an event loop.
+ * Changes to the backing data are picked up without a restart.
+ */
+#ifndef KURIR_AUTH_H
+#define KURIR_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kurir/errors.h>
+
+#define KURIR_ADDR_MAX	320	/* 64 local + @ + 255 domain */
+
+struct kurir_auth_user {
+	uint32_t	 size;		/* set by the caller: sizeof() */
+	uint32_t	 enabled;	/* 0: exists but may not log in */
+	char		 address[KURIR_ADDR_MAX + 1];	/* canonical */
+	uint64_t	 quota_bytes;	/* 0: the configured default */
+	uint64_t	 quota_messages;
+	char		 location[1024];	/* mail location override or "" */
+};
+
+/* RFC 5802 keys for one SCRAM mechanism. */
+struct kurir_scram_keys {
+	uint32_t	 size;		/* set by the caller: sizeof() */
+	uint32_t	 iterations;
+	uint8_t		 salt[64];
+	uint32_t	 salt_len;
+	uint8_t		 stored_key[64];
+	uint8_t		 server_key[64];
+	uint32_t	 key_len;	/* 32 for SHA-256 */
+};
+
+/* One alias target; return 0 to go on. */
+typedef int kurir_alias_cb(void *arg, const char *target);
+
+struct kurir_auth_ops {
+	uint32_t	 size;		/* sizeof(struct kurir_auth_ops) */
+
+	/* ---- ABI 1.0 ------------------------------------------------ */
+
+	/* Look up an exact address (lower-cased domain).  NOTFOUND if no
+	 * such user. */
+	int	 (*lookup)(const char *address, struct kurir_auth_user *u_r);
+	/* KURIR_OK, KURIR_E_AUTH (wrong password or no such user, after the
+	 * same amount of work), or KURIR_E_TEMPFAIL. */
+	int	 (*verify_password)(const char *address, const char *password,
+		    size_t len);
+	/* mech is "SCRAM-SHA-256".  NOTFOUND if the user has no keys for
+	 * it (the core then fakes an exchange that fails). */
+	int	 (*scram_keys)(const char *address, const char *mech,
+		    struct kurir_scram_keys *k_r);
+	/* Targets of an alias (exact "alias@domain" or catch-all
+	 * "@domain"); NOTFOUND if it is not an alias. */
+	int	 (*alias_lookup)(const char *address, kurir_alias_cb *cb,
+		    void *arg);
+};
+
+#endif /* KURIR_AUTH_H */
