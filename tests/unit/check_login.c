@@ -536,7 +536,7 @@ static void
 scram_client_final(const char *first_bare, const char *server_first,
     const char *password, char *out, size_t outlen)
 {
-	char		 salt_b64[64], nonce[256], wo_proof[512], auth[1024];
+	char		 salt_b64[64], nonce[200], wo_proof[256], auth[2048];
 	uint8_t		 salt[64], salted[32], ck[32], sk[32], sig[32];
 	unsigned int	 len;
 	const char	*p;
@@ -569,7 +569,7 @@ static int
 scram_login(const char *user, const char *password, int with_ir)
 {
 	struct kurir_sasl	*s;
-	char			 first[128], sf[512], final[512];
+	char			 first[128], sf[512], final[1024];
 	int			 n;
 
 	snprintf(first, sizeof(first), "n,,n=%s,r=fyko+d2lbbFgONRv9qkxdawL",
