@@ -239,6 +239,7 @@ find_msg(struct seen *s, uint32_t uid)
 	for (i = 0; i < s->n; i++)
 		if (s->m[i].uid == uid)
 			return &s->m[i];
+	ck_abort_msg("uid %u not listed", uid);
 	return NULL;
 }
 
