@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <kurir/module.h>
 #include <kurir/proto.h>
@@ -16,6 +17,7 @@
 const struct kurir_core_api	*pop3_api;
 struct kurir_module		*pop3_mod;
 struct pop3_conf		 pop3_conf;
+uint32_t			 pop3_tls_ok;
 
 static const struct kurir_conf_key pop3_conf_keys[] = {
 	{ "pop3_delete_action", KURIR_CONF_ENUM, "expunge", "expunge|trash",
@@ -83,9 +85,6 @@ pop3_conf_load(const char **errstr_r)
 	n = pop3_api->conf_num("pop3_idle_timeout");
 	pop3_conf.idle_timeout = n > 0 && n < UINT32_MAX ? (uint32_t)n : 600;
 
-	v = pop3_api->conf_str("tls_cert");
-	pop3_conf.tls = v != NULL && *v != '\0';
-
 	dir = pop3_api->conf_str("state_dir");
 	if (dir == NULL || *dir == '\0')
 		dir = ".";
@@ -96,6 +95,27 @@ pop3_conf_load(const char **errstr_r)
 		return KURIR_E_INVALID;
 	}
 	return KURIR_OK;
+}
+
+/*
+ * Whether STLS can work: the core loads tls_cert (default
+ * state_dir/tls/cert.pem, made before modules init) or runs without TLS.
+ * Checked here, in the master, where the file is still readable.
+ */
+static uint32_t
+pop3_tls_check(void)
+{
+	const char *cert, *dir;
+	char path[4096];
+
+	cert = pop3_api->conf_str("tls_cert");
+	if (cert == NULL || *cert == '\0') {
+		dir = pop3_api->conf_str("state_dir");
+		snprintf(path, sizeof(path), "%s/tls/cert.pem",
+		    dir != NULL ? dir : ".");
+		cert = path;
+	}
+	return access(cert, R_OK) == 0;
 }
 
 static int
@@ -109,6 +129,7 @@ pop3_init(struct kurir_module *mod, const struct kurir_core_api *api,
 	}
 	pop3_api = api;
 	pop3_mod = mod;
+	pop3_tls_ok = pop3_tls_check();
 	return pop3_conf_load(errstr_r);
 }
 

@@ -98,12 +98,12 @@ struct pop3_conf {
 	uint32_t	 idle_timeout;
 	char		 trash[256];	/* pop3_trash_mailbox */
 	char		 lockdir[4096];	/* state_dir/pop3-locks */
-	uint32_t	 tls;		/* a certificate is configured */
 };
 
 extern const struct kurir_core_api	*pop3_api;
 extern struct kurir_module		*pop3_mod;
 extern struct pop3_conf			 pop3_conf;
+extern uint32_t				 pop3_tls_ok;	/* STLS offered */
 
 /* pop3.c */
 int	 pop3_conf_load(const char **errstr_r);

@@ -249,7 +249,7 @@ pop3_cmd_stls(struct pop3_sess *s)
 		pop3_err(s, "-ERR TLS is already active.");
 		return;
 	}
-	if (!pop3_conf.tls) {
+	if (!pop3_tls_ok) {
 		pop3_err(s, "-ERR TLS is not available.");
 		return;
 	}

@@ -31,7 +31,7 @@ pop3_cmd_capa(struct pop3_sess *s)
 		mechs = pop3_api->sasl_mechs(s->c);
 		if (mechs != NULL && *mechs != '\0')
 			CAPA_ADD("SASL %s\r\n", mechs);
-		if (pop3_conf.tls && !pop3_api->conn_is_tls(s->c))
+		if (pop3_tls_ok && !pop3_api->conn_is_tls(s->c))
 			CAPA_ADD("STLS\r\n");
 	}
 	CAPA_ADD("IMPLEMENTATION kurir\r\n.\r\n");
