@@ -20,8 +20,8 @@
 #include "maildir.h"
 
 static int
-stage_one(struct kurir_mailbox *mb, struct md_rec *r, const char *ddir,
-    struct md_staged *s)
+stage_one(struct kurir_mailbox *mb, struct md_index *ix, struct md_rec *r,
+    const char *ddir, struct md_staged *s)
 {
 	char		 src[4096], tmp[4096], uniq[512], base[600], kw[1024];
 	char		 found[1024];
@@ -52,7 +52,7 @@ stage_one(struct kurir_mailbox *mb, struct md_rec *r, const char *ddir,
 			return md_errno(errno);
 	}
 linked:
-	md_kw_render(&mb->idx, r->kwbits, kw, sizeof(kw));
+	md_kw_render(ix, r->kwbits, kw, sizeof(kw));
 	if ((s->tmpname = strdup(uniq)) == NULL ||
 	    (s->base = strdup(base)) == NULL ||
 	    (s->keywords = strdup(kw)) == NULL) {
@@ -70,30 +70,37 @@ md_msg_copy(struct kurir_mailbox *mb, const struct kurir_uid_range *set,
     size_t nset, const char *dest, uint32_t move,
     uint32_t *dest_uidvalidity_r, kurir_uid_map_cb *map_cb, void *arg)
 {
+	struct md_index		 ix;
 	struct md_staged	*s = NULL;
 	struct kurir_uid_range	*moved = NULL;
 	uint32_t		*src = NULL, uidv = 0;
 	uint64_t		 bytes = 0;
 	char			*ddir = NULL, path[4096];
-	size_t			 i, n = 0, k, cap = mb->idx.nrecs;
+	size_t			 i, n = 0, k, cap = 0;
 	int			 rc;
 
 	if (set == NULL && nset > 0)
 		return KURIR_E_INVALID;
 	if ((rc = md_folder_dir(mb->st, dest, &ddir, 1)) != KURIR_OK)
 		return rc;
-	if (mb->idx.nrecs > 0 &&
-	    ((s = calloc(mb->idx.nrecs, sizeof(*s))) == NULL ||
-	    (src = calloc(mb->idx.nrecs, sizeof(*src))) == NULL)) {
+	/* the latest committed state, not the snapshot; the keyword
+	 * table is read after the index so it covers every letter */
+	md_index_init(&ix);
+	if ((rc = md_index_read(mb->dir, &ix)) != KURIR_OK ||
+	    (rc = md_kw_read(mb->dir, &ix)) != KURIR_OK)
+		goto out;
+	cap = ix.nrecs;
+	if (cap > 0 && ((s = calloc(cap, sizeof(*s))) == NULL ||
+	    (src = calloc(cap, sizeof(*src))) == NULL)) {
 		rc = KURIR_E_NOMEM;
 		goto out;
 	}
-	for (i = 0; i < mb->idx.nrecs; i++) {
-		struct md_rec *r = &mb->idx.recs[i];
+	for (i = 0; i < ix.nrecs; i++) {
+		struct md_rec *r = &ix.recs[i];
 
 		if (!md_uid_in_set(r->uid, set, nset))
 			continue;
-		rc = stage_one(mb, r, ddir, &s[n]);
+		rc = stage_one(mb, &ix, r, ddir, &s[n]);
 		if (rc == KURIR_E_NOTFOUND) {
 			free(s[n].tmpname);
 			free(s[n].base);
@@ -147,5 +154,6 @@ out:
 	free(src);
 	free(moved);
 	free(ddir);
+	md_index_free(&ix);
 	return rc;
 }

@@ -192,6 +192,7 @@ int
 md_msg_read(struct kurir_mailbox *mb, uint32_t uid, uint64_t offset,
     void *buf, size_t len, size_t *n_r)
 {
+	struct md_index	 ix;
 	struct md_rec	*r;
 	size_t		 got = 0;
 	ssize_t		 n;
@@ -200,13 +201,22 @@ md_msg_read(struct kurir_mailbox *mb, uint32_t uid, uint64_t offset,
 	if (n_r == NULL || (buf == NULL && len > 0))
 		return KURIR_E_INVALID;
 	*n_r = 0;
-	if ((r = md_index_find(&mb->idx, uid)) == NULL)
-		return KURIR_E_NOTFOUND;
 	if (mb->rfd == -1 || mb->rfd_uid != uid) {
 		if (mb->rfd != -1)
 			close(mb->rfd);
 		mb->rfd = -1;
-		if ((fd = open_msg(mb, r)) < 0)
+		if ((r = md_index_find(&mb->idx, uid)) != NULL)
+			fd = open_msg(mb, r);
+		else {
+			/* newer than the snapshot: the committed index */
+			md_index_init(&ix);
+			fd = KURIR_E_NOTFOUND;
+			if (md_index_read(mb->dir, &ix) == KURIR_OK &&
+			    (r = md_index_find(&ix, uid)) != NULL)
+				fd = open_msg(mb, r);
+			md_index_free(&ix);
+		}
+		if (fd < 0)
 			return fd;
 		mb->rfd = fd;
 		mb->rfd_uid = uid;

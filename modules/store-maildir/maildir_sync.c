@@ -239,7 +239,8 @@ md_sync_locked(const char *root, const char *dir, struct md_index *ix)
 		ix->recs[i].seen = 0;
 		sc.byname[i] = &ix->recs[i];
 	}
-	qsort(sc.byname, ix->nrecs, sizeof(*sc.byname), byname_cmp);
+	if (ix->nrecs > 1)
+		qsort(sc.byname, ix->nrecs, sizeof(*sc.byname), byname_cmp);
 	if ((rc = scan_dir(&sc, dir, "new")) != 0 ||
 	    (rc = scan_dir(&sc, dir, "cur")) != 0)
 		goto out;
@@ -263,7 +264,8 @@ md_sync_locked(const char *root, const char *dir, struct md_index *ix)
 	}
 	ix->nrecs = o;
 
-	qsort(sc.nf, sc.nnf, sizeof(*sc.nf), newfile_cmp);
+	if (sc.nnf > 1)
+		qsort(sc.nf, sc.nnf, sizeof(*sc.nf), newfile_cmp);
 	for (i = 0; i < sc.nnf; i++) {
 		if (ix->nextuid == UINT32_MAX)
 			break;

@@ -231,7 +231,8 @@ md_index_read(const char *dir, struct md_index *ix)
 		md_log(KURIR_LOG_WARNING, "%s: %d damaged line(s) skipped",
 		    path, bad);
 	/* ascending UIDs, no duplicates; tombstones by modseq */
-	qsort(ix->recs, ix->nrecs, sizeof(ix->recs[0]), rec_cmp);
+	if (ix->nrecs > 1)
+		qsort(ix->recs, ix->nrecs, sizeof(ix->recs[0]), rec_cmp);
 	for (i = 0, o = 0; i < ix->nrecs; i++) {
 		if (o > 0 && ix->recs[o - 1].uid == ix->recs[i].uid) {
 			free(ix->recs[i].name);
@@ -240,7 +241,8 @@ md_index_read(const char *dir, struct md_index *ix)
 		ix->recs[o++] = ix->recs[i];
 	}
 	ix->nrecs = o;
-	qsort(ix->tombs, ix->ntombs, sizeof(ix->tombs[0]), tomb_cmp);
+	if (ix->ntombs > 1)
+		qsort(ix->tombs, ix->ntombs, sizeof(ix->tombs[0]), tomb_cmp);
 	for (i = 0; i < ix->ntombs; i++)
 		if (ix->tombs[i].modseq > ix->highestmodseq)
 			ix->highestmodseq = ix->tombs[i].modseq;
