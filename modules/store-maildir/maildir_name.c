@@ -288,11 +288,13 @@ md_name_to_dir(const char *name, char *out, size_t cap)
 		return KURIR_OK;
 	}
 	for (p = name; *p != '\0'; p = *e == '/' ? e + 1 : e) {
+		const char *seg = p;
+
 		if ((e = strchr(p, '/')) == NULL)
 			e = p + strlen(p);
 		if (p == name && e - p == 5 && strncasecmp(p, "INBOX", 5) == 0)
-			p = "INBOX";
-		if (md_utf7_encode(p, (size_t)(e - p), u7, sizeof(u7)) == -1)
+			seg = "INBOX";
+		if (md_utf7_encode(seg, (size_t)(e - p), u7, sizeof(u7)) == -1)
 			return KURIR_E_INVALID;
 		if (put(out, cap, &o, '.'))
 			return KURIR_E_INVALID;

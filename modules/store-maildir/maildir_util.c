@@ -295,8 +295,8 @@ md_clean_tmp(const char *dir, int64_t max_age)
 		if (fstatat(dirfd(d), de->d_name, &sb,
 		    AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
-		if (now - sb.st_atime < max_age || now - sb.st_mtime < max_age
-		    || now - sb.st_ctime < max_age)
+		/* not read (atime) nor written (mtime) for max_age */
+		if (now - sb.st_atime < max_age || now - sb.st_mtime < max_age)
 			continue;
 		if (S_ISDIR(sb.st_mode)) {
 			snprintf(p, sizeof(p), "%s/tmp/%s", dir, de->d_name);
