@@ -79,6 +79,7 @@ boot_declare_keys(struct boot *b)
 	size_t				 n = 0, i = 0;
 
 	if (config_add_keys(b->cf, core_conf_keys, "core") == -1 ||
+	    config_add_keys(b->cf, core_listen_keys, "core") == -1 ||
 	    config_add_keys(b->cf, core_auth_conf_keys, "core") == -1)
 		return -1;
 	for (m = module_next(NULL); m != NULL; m = module_next(m)) {

@@ -69,3 +69,20 @@ const struct kurir_conf_key core_conf_keys[] = {
 	    "connections per worker; more wait in the listen queue" },
 	{ NULL, 0, NULL, NULL, NULL }
 };
+
+/* The standard services' listen keys exist whether or not their module is
+ * loaded, so one kurir.conf serves every build and `protocols` choice. */
+#define LISTEN_DOC	"addresses this service listens on (HOST:PORT, " \
+			"[V6]:PORT or *:PORT; empty: off)"
+const struct kurir_conf_key core_listen_keys[] = {
+	{ "smtp_listen", KURIR_CONF_LIST, "127.0.0.1:2525", NULL, LISTEN_DOC },
+	{ "submission_listen", KURIR_CONF_LIST, "127.0.0.1:2587", NULL,
+	    LISTEN_DOC },
+	{ "submissions_listen", KURIR_CONF_LIST, "127.0.0.1:2465", NULL,
+	    LISTEN_DOC },
+	{ "pop3_listen", KURIR_CONF_LIST, "127.0.0.1:2110", NULL, LISTEN_DOC },
+	{ "pop3s_listen", KURIR_CONF_LIST, "127.0.0.1:2995", NULL, LISTEN_DOC },
+	{ "imap_listen", KURIR_CONF_LIST, "127.0.0.1:2143", NULL, LISTEN_DOC },
+	{ "imaps_listen", KURIR_CONF_LIST, "127.0.0.1:2993", NULL, LISTEN_DOC },
+	{ NULL, 0, NULL, NULL, NULL }
+};

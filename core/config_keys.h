@@ -7,6 +7,7 @@
 #include <kurir/module.h>
 
 extern const struct kurir_conf_key core_conf_keys[];	/* config_keys.c */
+extern const struct kurir_conf_key core_listen_keys[];	/* config_keys.c */
 extern const struct kurir_conf_key core_auth_conf_keys[]; /* auth_keys.c */
 
 #endif

@@ -2,7 +2,7 @@
  * maildir.c -- the Maildir++ storage module: descriptor, configuration
  * keys and the storage ops table.  The layout is described in maildir.h.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
  * rename leaves only tmp/ junk (removed after maildir_tmp_max_age); a
  * crash after it leaves a complete message that the next scan adopts.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <sys/stat.h>
 

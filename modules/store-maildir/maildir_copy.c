@@ -9,7 +9,7 @@
  * expunges the sources; a crash between the two leaves both copies,
  * never none.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <stdio.h>

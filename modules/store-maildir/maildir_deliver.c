@@ -11,7 +11,7 @@
  * inotify wakes on the new/ entry), as for mail from any other MDA.
  * fsyncs: 1 for the file + 1 per user.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <sys/stat.h>
 

@@ -7,7 +7,7 @@
  * a..z (dovecot-keywords maps them to names).  Letters kurir has no flag
  * for (P, and any other upper-case letter) are kept across renames.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <sys/time.h>
 

@@ -8,7 +8,7 @@
  * new state of the messages it already knows (and drops the expunged),
  * without learning of messages it has not synced yet.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <stdio.h>

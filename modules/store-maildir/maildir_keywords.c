@@ -8,7 +8,7 @@
  * (RFC 3501 flags) and keep the spelling they were first given.  Callers
  * hold the folder lock while the table may change.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <stdio.h>

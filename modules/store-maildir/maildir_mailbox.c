@@ -11,7 +11,7 @@
  * directory (where kurir-uidlist is replaced): new mail, flag renames and
  * expunges by any process, kurir or not, make it readable.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <sys/inotify.h>
 #include <sys/stat.h>

@@ -12,7 +12,7 @@
  * folder under the old name gets a fresh one (kurir-uidvalidity).
  * Subscriptions are UTF-8 names, one a line, in ROOT/kurir-subscriptions.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <sys/stat.h>
 

@@ -17,7 +17,7 @@
  * and names whose directory would be longer than NAME_MAX.  "INBOX/x"
  * is ".INBOX.x" (the INBOX prefix is case-insensitive too).
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <limits.h>
 #include <stdio.h>

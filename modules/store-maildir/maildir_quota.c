@@ -9,7 +9,7 @@
  * under the root lock.  Like every Maildir++ quota this is approximate
  * against other programs writing the Maildir until the next recount.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <sys/stat.h>
 

@@ -8,7 +8,7 @@
  * set, is the root itself.  A local part or domain that could climb out
  * of the tree ("..", "/", a leading '.') is refused.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <sys/stat.h>
 

@@ -12,7 +12,7 @@
  *    becomes a tombstone with a new modseq.
  * The index is rewritten only when something changed.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <sys/stat.h>
 

@@ -19,7 +19,7 @@
  * NEXTUID is kept above every UID seen).  A damaged header makes the
  * caller rebuild the folder under a new UIDVALIDITY.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
  * maildir_util.c -- small file-system helpers of the Maildir backend:
  * errno mapping, durable writes, directory fsync, locks, tmp/ cleaning.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <sys/file.h>
 #include <sys/stat.h>

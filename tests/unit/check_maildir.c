@@ -6,7 +6,7 @@
  * The module's sources are linked in; the ops are reached through the
  * descriptor like the core does, without a core (md_api stays NULL).
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <sys/stat.h>
 
