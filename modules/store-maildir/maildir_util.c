@@ -274,7 +274,8 @@ md_unlock(int fd)
 }
 
 /* The Maildir spec: files in tmp/ not touched for 36 hours are junk
- * from an interrupted delivery. */
+ * from an interrupted delivery.  Also folders of a mailbox_delete that
+ * crashed half way. */
 void
 md_clean_tmp(const char *dir, int64_t max_age)
 {
@@ -295,8 +296,9 @@ md_clean_tmp(const char *dir, int64_t max_age)
 		if (fstatat(dirfd(d), de->d_name, &sb,
 		    AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
-		/* not read (atime) nor written (mtime) for max_age */
-		if (now - sb.st_atime < max_age || now - sb.st_mtime < max_age)
+		/* ctime, not mtime: a commit sets the mtime to the internal
+		 * date (maybe years ago) just before its rename */
+		if (now - sb.st_ctime < max_age)
 			continue;
 		if (S_ISDIR(sb.st_mode)) {
 			snprintf(p, sizeof(p), "%s/tmp/%s", dir, de->d_name);
