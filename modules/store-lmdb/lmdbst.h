@@ -47,6 +47,7 @@
 #define LMDBST_NAME_MAX		1024u	/* bytes of a mailbox name */
 #define LMDBST_CACHE_MAX	(16u * 1024 * 1024)
 #define LMDBST_BATCH		256u	/* records per read txn when listing */
+#define LMDBST_GROUP_BYTES	(32ull << 20)	/* bytes per grouped commit */
 
 /* Settings, read once at init from the configuration. */
 struct lmdbst_conf {

@@ -460,13 +460,22 @@ copy_txn(struct lmdbst_env *e, MDB_txn *t, void *arg)
 {
 	struct set_arg *s = arg;
 	struct copy_arg *a = s->op;
+	struct kurir_uid_range *r;
 	struct lmdbst_mbox m;
+	size_t i;
 	int rc;
 
 	a->map.n = 0;
 	if ((rc = lmdbst_mbox_get(e, t, s->id, &m)) != 0)
 		return rc == MDB_NOTFOUND ? KURIR_E_NOTFOUND : rc;
 	a->src_modseq = m.highestmodseq + 1;
+	/* Only messages that exist now: a copy into the same mailbox must
+	 * not copy its own new messages again (COPY 1:* INBOX). */
+	for (i = 0; i < s->nset; i++) {
+		r = (struct kurir_uid_range *)&s->set[i];
+		if (r->last >= m.uidnext)
+			r->last = m.uidnext - 1;
+	}
 	if ((rc = lmdbst_name_get(e, t, a->dest, &a->dest_id)) != 0 ||
 	    (rc = lmdbst_mbox_get(e, t, a->dest_id, &m)) != 0)
 		return rc == MDB_NOTFOUND ? KURIR_E_NOTFOUND : rc;

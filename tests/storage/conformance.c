@@ -987,6 +987,14 @@ START_TEST(t_copy_move)
 	check_msg(dm, list_all(dm)->m[0].uid, 10, 3000, 4096);
 	ck_assert_int_eq(ops->msg_copy(mb, set, 1, "No such", 0, &dv, NULL,
 	    NULL), KURIR_E_NOTFOUND);
+	/* COPY 1:* into the mailbox itself copies each message once. */
+	set[0].first = 1;
+	set[0].last = UINT32_MAX;
+	memset(&map, 0, sizeof(map));
+	ck_assert_int_eq(ops->msg_copy(dm, set, 1, "Dest", 0, &dv, map_cb,
+	    &map), KURIR_OK);
+	ck_assert_uint_eq(map.n, 3);
+	ck_assert_uint_eq(status_of(st, "Dest").messages, 6);
 	ops->mailbox_close(dm);
 	ops->mailbox_close(mb);
 	ops->store_close(st);
