@@ -148,9 +148,21 @@ struct kurir_mailbox {
 	uint32_t	 uidvalidity;
 	uint32_t	 snap_uidnext;	/* msg_list shows uids below this */
 	int		 ifd;		/* inotify, -1 until notify_fd() */
-	/* Keywords of the current msg_list batch live here. */
-	char		*kwbuf;
-	size_t		 kwcap;
+	/* cache_set() blobs not yet written: cache writes are batched
+	 * (one durable commit per LMDBST_CPEND of them, or at the next
+	 * write, sync or close) since losing one only costs a re-parse. */
+	struct lmdbst_cpend *cpend;
+	size_t		 ncpend;
+	size_t		 cpend_bytes;
+};
+
+#define LMDBST_CPEND		64u
+#define LMDBST_CPEND_BYTES	(1u << 20)
+
+struct lmdbst_cpend {
+	uint32_t	 uid;
+	size_t		 len;
+	void		*data;
 };
 
 /* A message body waiting to be stored: in memory up to spool_mem, then
@@ -272,6 +284,9 @@ int	 lmdbst_uids_add(struct lmdbst_uids *u, uint32_t a, uint32_t b);
 void	 lmdbst_uids_free(struct lmdbst_uids *u);
 
 int	 lmdbst_expunge_one(struct lmdbst_env *e, uint32_t id, uint32_t uid);
+
+/* lmdbst_cache.c */
+int	 lmdbst_cache_flush(struct kurir_mailbox *mb);
 
 /* lmdbst_commit.c */
 int	 lmdbst_commit(struct lmdbst_env *e, struct lmdbst_req *r);

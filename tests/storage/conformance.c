@@ -1027,6 +1027,13 @@ START_TEST(t_cache)
 	ck_assert_int_eq(ops->cache_get(mb, uid, buf, sizeof(buf), &len),
 	    KURIR_OK);
 	ck_assert_uint_eq(len, 2);
+	/* Kept after the mailbox is closed and opened again. */
+	ops->mailbox_close(mb);
+	mb = open_mbox(st, "INBOX");
+	ck_assert_int_eq(ops->cache_get(mb, uid, buf, sizeof(buf), &len),
+	    KURIR_OK);
+	ck_assert_uint_eq(len, 2);
+	ck_assert(memcmp(buf, "v2", 2) == 0);
 	r.first = r.last = uid;
 	ck_assert_int_eq(ops->msg_expunge(mb, &r, 1), KURIR_OK);
 	ck_assert_int_eq(ops->cache_get(mb, uid, buf, sizeof(buf), &len),
