@@ -35,6 +35,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <lmdb.h>
 
@@ -125,6 +126,7 @@ struct lmdbst_env {
 	MDB_env		*env;
 	MDB_dbi		 dbi[LMDBST_NDB];
 	unsigned int	 refs;
+	time_t		 reader_check;	/* last mdb_reader_check() */
 	/* Held shared by every transaction, exclusively to resize the map
 	 * (mdb_env_set_mapsize needs no transaction live in the process). */
 	pthread_rwlock_t maplock;
