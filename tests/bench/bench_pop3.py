@@ -14,13 +14,13 @@ BENCH_POP3_WORKERS override the sizes.
 import multiprocessing
 import os
 import socket
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'integration'))
 import kurirtest as kt  # noqa: E402
+import test_pop3 as tp  # noqa: E402
 
 USERS = int(os.environ.get('BENCH_POP3_USERS', 100))
 MSGS = int(os.environ.get('BENCH_POP3_MSGS', 100))
@@ -150,13 +150,7 @@ def bench(backend):
         t0 = time.time()
         for u in users:
             k.add_user(u, PASSWORD)
-            args = [STOREPUT]
-            for key in ('state_dir', 'module_dir', 'storage'):
-                args += ['-o', '%s=%s' % (key, k.opts[key])]
-            r = subprocess.run(args + ['-n', str(MSGS), u, 'INBOX'],
-                               input=msg, capture_output=True, timeout=300)
-            if r.returncode != 0:
-                raise RuntimeError(r.stderr.decode())
+            tp.storeput(k, u, msg, count=MSGS)
         print('%s: %d users x %d messages of %d bytes stored in %.1f s' % (
             backend, USERS, MSGS, len(msg), time.time() - t0))
         # Logins alone: what hashing costs, to read the figures below.

@@ -35,12 +35,7 @@ class Fetchmail(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def put(self, user, data):
-        args = [tp.STOREPUT]
-        for key in ('state_dir', 'module_dir', 'storage'):
-            args += ['-o', '%s=%s' % (key, self.k.opts[key])]
-        r = subprocess.run(args + [user, 'INBOX'], input=data,
-                           capture_output=True, timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        tp.storeput(self.k, user, data)
 
     def fetch(self, name, service, options):
         user = '%s@localhost' % name
@@ -59,10 +54,10 @@ class Fetchmail(unittest.TestCase):
         os.chmod(mda, 0o755)
         rc = os.path.join(home, 'fetchmailrc')
         with open(rc, 'w') as f:
-            f.write('set no bouncemail\n'
+            f.write('set no bouncemail\nset invisible\n'
                     'poll 127.0.0.1 with protocol POP3 port %d timeout 20\n'
                     '  user "%s" there with password "%s" is "%s" here\n'
-                    '  options %s no sslcertck fetchall invisible\n'
+                    '  options %s no sslcertck fetchall\n'
                     '  mda "%s"\n' % (self.k.port(service), user,
                                       tp.PASSWORD,
                                       pwd.getpwuid(os.getuid()).pw_name,
