@@ -188,6 +188,13 @@ class Pop3Base(unittest.TestCase):
         cls.k.stop()
         cls.k.cleanup()
 
+    def setUp(self):
+        self.conns = []
+
+    def tearDown(self):
+        for c in self.conns:
+            c.close()
+
     def user(self):
         """A fresh user for one test: no test sees another's locks."""
         type(self).nuser += 1
@@ -202,6 +209,7 @@ class Pop3Base(unittest.TestCase):
 
     def connect(self, service='pop3'):
         c = Raw(self.k.connect(service))
+        self.conns.append(c)
         if service == 'pop3s':
             c.s = kt.tls_context().wrap_socket(c.s)
         greeting = c.line()
