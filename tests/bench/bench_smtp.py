@@ -78,8 +78,8 @@ class Sender:
 
 def run(backend):
     with kt.Kurird(storage=backend, protocols='smtp',
-                   overrides={'smtp_connections_per_ip': '0',
-                              'log_level': 'notice'}) as k:
+                   overrides={'log_level': 'notice'},
+                   config_text='smtp_connections_per_ip = 0\n') as k:
         users = ['u%03d@localhost' % i for i in range(USERS)]
         for u in users:
             k.add_user(u, 'benchpass')
