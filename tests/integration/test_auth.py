@@ -4,6 +4,7 @@ the plaintext policy off loopback (allow_plaintext_loopback = no) and
 after STARTTLS, throttling (growing delay, then a temporary failure),
 exemptions, and users added, changed and removed by kurirctl while the
 server runs."""
+import base64
 import os
 import sys
 import time
@@ -69,7 +70,14 @@ class Mechanisms(unittest.TestCase):
                 self.assertIn('auth: login user=alice@localhost', log)
                 self.assertIn('auth: login failed user=nobody@localhost',
                               log)
+                # secrets never logged (the harness runs at debug level):
+                # not the password, not the base64 a client sent it in
                 self.assertNotIn('correct horse', log)
+                for raw in (b'\0alice@localhost\0correct horse',
+                            b'correct horse'):
+                    self.assertNotIn(base64.b64encode(raw).decode(), log)
+                with open(os.path.join(k.state_dir, 'passwd')) as f:
+                    self.assertNotIn('correct horse', f.read())
 
 
 class PlaintextPolicy(unittest.TestCase):
