@@ -27,10 +27,23 @@ const char *module_path(const struct kurir_module *m);
 /* Call the module's init with the core api table. */
 int	 module_init(struct kurir_module *m, char *err, size_t errlen);
 int	 module_init_worker(struct kurir_module *m, char *err, size_t errlen);
+int	 module_init_worker_all(char *err, size_t errlen);
 void	 module_close(struct kurir_module *m);	/* fini, then dlclose */
+void	 module_close_all(void);
+const char *module_kind_name(const struct kurir_module *m);
+struct kurir_module *module_find(const char *name);
+/* Iterate the open modules: module_next(NULL) is the first. */
+struct kurir_module *module_next(struct kurir_module *m);
+/* Calls cb(dir, name) for each module file in a ':'-separated path. */
+int	 module_scan(const char *path, void (*cb)(const char *dir,
+	    const char *name, void *arg), void *arg);
 
 /* The ABI check alone, for the loader and its unit test. */
 int	 module_abi_check(const struct kurir_module_desc *d, const char *file,
+	    char *err, size_t errlen);
+/* The same against another core version (to test minor-version rules). */
+int	 module_abi_check_core(const struct kurir_module_desc *d,
+	    const char *file, uint32_t core_major, uint32_t core_minor,
 	    char *err, size_t errlen);
 
 /* The core services table handed to every module. */

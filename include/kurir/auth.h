@@ -45,6 +45,9 @@ struct kurir_scram_keys {
 
 /* One alias target; return 0 to go on. */
 typedef int kurir_alias_cb(void *arg, const char *target);
+/* One alias and its targets (comma separated); return 0 to go on. */
+typedef int kurir_alias_list_cb(void *arg, const char *alias,
+    const char *targets);
 
 struct kurir_auth_ops {
 	uint32_t	 size;		/* sizeof(struct kurir_auth_ops) */
@@ -66,6 +69,41 @@ struct kurir_auth_ops {
 	 * "@domain"); NOTFOUND if it is not an alias. */
 	int	 (*alias_lookup)(const char *address, kurir_alias_cb *cb,
 		    void *arg);
+
+	/* ---- ABI 1.0, administration (kurirctl) ----------------------
+	 * Any of these may be NULL for a read-only backend (LDAP): kurirctl
+	 * then answers "not supported by this auth module".  Writers must
+	 * be safe against a concurrent kurirctl and a running server
+	 * (atomic replace under a lock); the server sees changes without
+	 * a restart. */
+
+	/* Hash a password the way the module stores it; scheme NULL means
+	 * the configured default (passwd: "YESCRYPT", "SHA512-CRYPT",
+	 * "BLF-CRYPT", "SCRAM-SHA-256").  Writes "{SCHEME}..." into out.
+	 * KURIR_E_INVALID for an unknown scheme, KURIR_E_TOOBIG if outlen
+	 * is too small. */
+	int	 (*pw_hash)(const char *scheme, const char *password,
+		    size_t len, char *out, size_t outlen);
+	/* Create or change a user.  password NULL keeps the current one
+	 * (KURIR_E_INVALID when creating); extra NULL keeps the current
+	 * attributes, else it replaces them ("quota_bytes=N
+	 * quota_messages=N location=PATH disabled", space separated).
+	 * flags: KURIR_AUTH_CREATE fails with KURIR_E_EXISTS on an existing
+	 * user, KURIR_AUTH_UPDATE with KURIR_E_NOTFOUND on a missing one. */
+	int	 (*user_set)(const char *address, const char *password,
+		    size_t len, const char *extra, uint32_t flags);
+	/* Remove a user; KURIR_E_NOTFOUND if there is none. */
+	int	 (*user_del)(const char *address);
+	/* Call cb with every user's address, in file order. */
+	int	 (*user_list)(kurir_alias_cb *cb, void *arg);
+	/* Replace an alias's targets (targets: comma separated), creating
+	 * it if needed; targets "" removes it. */
+	int	 (*alias_set)(const char *alias, const char *targets);
+	/* Call cb(arg, alias, targets) for every alias, in file order. */
+	int	 (*alias_list)(kurir_alias_list_cb *cb, void *arg);
 };
+
+#define KURIR_AUTH_CREATE	0x01u
+#define KURIR_AUTH_UPDATE	0x02u
 
 #endif /* KURIR_AUTH_H */

@@ -1,0 +1,49 @@
+/*
+ * throttle.h -- failed-login throttling per client address and per user:
+ * each failure delays its answer a little more (delay, doubling up to
+ * delay_max), and after N failures inside the window the address or user
+ * is locked out for a while (answered with a temporary failure).  Pure:
+ * the caller passes the clock, so tests inject one.  Not thread-safe: the
+ * event loop owns the table (one per worker process).
+ */
+#ifndef KURIR_CORE_THROTTLE_H
+#define KURIR_CORE_THROTTLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct throttle_conf {
+	uint64_t	delay_ms;	/* answer delay after the 1st failure */
+	uint64_t	delay_max_ms;	/* cap for the doubling delay */
+	uint32_t	ip_failures;	/* lock an address after this many */
+	uint32_t	user_failures;	/* lock a user after this many */
+	uint64_t	window_ms;	/* failures older than this are forgotten */
+	uint64_t	lockout_ms;	/* how long a lockout lasts */
+	size_t		max_entries;	/* table bound: oldest entries go first */
+};
+
+struct throttle;
+
+struct throttle	*throttle_new(const struct throttle_conf *conf);
+void		 throttle_free(struct throttle *t);
+/* Networks that are never throttled: "127.0.0.0/8, ::1, 10.1.2.3".
+ * -1 with a message in err for a bad entry. */
+int		 throttle_set_exempt(struct throttle *t, const char *list,
+		    char *err, size_t errlen);
+int		 throttle_is_exempt(const struct throttle *t, const char *ip);
+/* Before trying: 0, or -1 while ip or user is locked out.  user may be
+ * NULL when it is not known yet. */
+int		 throttle_check(struct throttle *t, const char *ip,
+		    const char *user, uint64_t now_ms);
+/* A failure: returns how long to delay the answer (ms). */
+uint64_t	 throttle_fail(struct throttle *t, const char *ip,
+		    const char *user, uint64_t now_ms);
+/* A success: forgets the user's failures (the address's stay). */
+void		 throttle_success(struct throttle *t, const char *ip,
+		    const char *user, uint64_t now_ms);
+size_t		 throttle_count(const struct throttle *t);
+
+/* One CIDR entry matcher, shared with tests: 1 if ip is in net. */
+int		 throttle_cidr_match(const char *cidr, const char *ip);
+
+#endif
