@@ -19,6 +19,7 @@
 #include "imap_msginfo.h"
 #include "imap_mime.h"
 #include "imap_str.h"
+#include "imap_utf7.h"
 
 /* ---- configuration (imap.c) ---------------------------------------- */
 struct imap_conf {
@@ -167,15 +168,7 @@ void	 imap_cmd_idle(struct imap_sess *s, struct imap_arg *a);
 void	 imap_idle_line(struct imap_sess *s, const char *line, size_t len);
 void	 imap_idle_stop(struct imap_sess *s);
 
-/* ---- mailbox names (imap_utf7.c) ----------------------------------- */
-/* Wire (modified UTF-7) to storage (UTF-8); INBOX normalised.  -1 on a
- * malformed name. */
-int	 imap_mbox_from_wire(const char *in, size_t len, char *out,
-	    size_t cap);
-/* Storage to wire. */
-int	 imap_mbox_to_wire(const char *in, char *out, size_t cap);
-int	 imap_utf7_decode(const char *in, size_t len, char *out, size_t cap);
-int	 imap_utf7_encode(const char *in, char *out, size_t cap);
+/* ---- mailbox names (imap_utf7.h; argument in imap_cmd_mbox.c) ---- */
 /* The mailbox argument of a command, decoded; sends BAD and returns -1
  * when it is missing or malformed. */
 int	 imap_arg_mailbox(struct imap_sess *s, const struct imap_arg *a,

@@ -140,10 +140,7 @@ append_prefix(struct imap_sess *s, struct imap_append *ap, char *mbox,
 	size_t end = s->cb.len;
 	int rc = 0;
 
-	/* strip "\r\n" and the "{n}" or "{n+}" */
-	if (end < 2)
-		return 0;
-	end -= 2;
+	/* cut at the "{n}" or "{n+}" (and "\r\n" when added) */
 	while (end > 0 && s->cb.buf[end - 1] != '{')
 		end--;
 	if (end == 0)

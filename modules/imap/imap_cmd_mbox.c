@@ -12,6 +12,23 @@
 
 #define MAX_FLAG_KEYWORDS	256
 
+int
+imap_arg_mailbox(struct imap_sess *s, const struct imap_arg *a, char *out,
+    size_t cap)
+{
+	if (!imap_arg_is_string(a)) {
+		imap_done(s, "BAD", "Missing mailbox name");
+		return -1;
+	}
+	if (memchr(a->str, '\0', a->len) != NULL ||
+	    imap_mbox_from_wire(a->str, a->len, out, cap) < 0) {
+		imap_done(s, "BAD", "Malformed mailbox name");
+		return -1;
+	}
+	return 0;
+}
+
+
 /* FLAGS: the system flags and every keyword in use, each once. */
 static void
 write_flags(struct imap_sess *s, struct imap_view *v)

@@ -296,11 +296,15 @@ imap_session_input_line(struct imap_sess *s, char *line, size_t len,
 			imap_api->conn_read_bytes(s->c, lit);
 		return;
 	case IMAP_CB_TOOBIG:
+		if (imap_append_literal(s, lit, sync))
+			return;		/* APPEND has its own limit */
 		buffer_tag(s, tag, sizeof(tag));
 		imap_printf(s, "%s NO [TOOBIG] Literal too big\r\n", tag);
 		imap_cmdbuf_reset(&s->cb);
 		return;
 	case IMAP_CB_TOOBIG_CLOSE:
+		if (imap_append_literal(s, lit, sync))
+			return;
 		imap_cmdbuf_reset(&s->cb);
 		imap_bye(s, "[TOOBIG] Non-synchronizing literal too big");
 		return;

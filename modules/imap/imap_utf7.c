@@ -3,10 +3,11 @@
  * (RFC 3501 section 5.1.3) to UTF-8 in storage and back, INBOX matched
  * case-insensitively.  Malformed names are refused, never guessed at.
  */
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
-#include "imap.h"
+#include "imap_utf7.h"
 
 static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
@@ -82,7 +83,7 @@ imap_utf7_decode(const char *in, size_t len, char *out, size_t cap)
 		}
 		start = i;
 		while (i < len && in[i] != '-') {
-			int v = b64val(in[i]);
+			int v = b64val(in[i++]);
 
 			if (v < 0)
 				return -1;
@@ -235,20 +236,4 @@ int
 imap_mbox_to_wire(const char *in, char *out, size_t cap)
 {
 	return imap_utf7_encode(in, out, cap);
-}
-
-int
-imap_arg_mailbox(struct imap_sess *s, const struct imap_arg *a, char *out,
-    size_t cap)
-{
-	if (!imap_arg_is_string(a)) {
-		imap_done(s, "BAD", "Missing mailbox name");
-		return -1;
-	}
-	if (memchr(a->str, '\0', a->len) != NULL ||
-	    imap_mbox_from_wire(a->str, a->len, out, cap) < 0) {
-		imap_done(s, "BAD", "Malformed mailbox name");
-		return -1;
-	}
-	return 0;
 }

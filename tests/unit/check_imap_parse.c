@@ -9,6 +9,7 @@
 
 #include "imap_cmdbuf.h"
 #include "imap_parse.h"
+#include "imap_utf7.h"
 
 /* Render an argument tree compactly: atoms as is, quoted as "..",
  * literals as {..}, NIL, lists as (..). */
@@ -297,6 +298,45 @@ START_TEST(test_seqset)
 }
 END_TEST
 
+START_TEST(test_utf7)
+{
+	static const struct {
+		const char	*wire;
+		const char	*utf8;
+	} ok[] = {
+		{ "INBOX", "INBOX" },
+		{ "Entw&APw-rfe", "Entw\xc3\xbcrfe" },
+		{ "A&-B", "A&B" },
+		{ "~peter/mail/&U,BTFw-/&ZeVnLIqe-",
+		    "~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/"
+		    "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e" },
+		{ "&2D3eAA-", "\xf0\x9f\x98\x80" },
+	};
+	static const char *const bad[] = {
+		"&AGE-", "&U,B", "&Jjo", "&2D0-", "&3gA-", "a\x01b", "&U,BTF-",
+		"caf\xc3\xa9",
+	};
+	char out[256], back[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		ck_assert_int_eq(imap_utf7_decode(ok[i].wire,
+		    strlen(ok[i].wire), out, sizeof(out)), 0);
+		ck_assert_str_eq(out, ok[i].utf8);
+		ck_assert_int_eq(imap_utf7_encode(out, back, sizeof(back)), 0);
+		ck_assert_str_eq(back, ok[i].wire);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(imap_utf7_decode(bad[i], strlen(bad[i]), out,
+		    sizeof(out)) == -1, "accepted %s", bad[i]);
+	ck_assert_int_eq(imap_mbox_from_wire("inbox/Sub", 9, out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "INBOX/Sub");
+	ck_assert_int_eq(imap_utf7_decode("abcdef", 6, out, 4), -1);
+	ck_assert_int_eq(imap_utf7_encode("\xff", back, sizeof(back)), -1);
+}
+END_TEST
+
 static Suite *
 parse_suite(void)
 {
@@ -316,6 +356,7 @@ parse_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("seqset");
 	tcase_add_test(tc, test_seqset);
+	tcase_add_test(tc, test_utf7);
 	suite_add_tcase(s, tc);
 	return s;
 }
