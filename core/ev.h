@@ -48,4 +48,11 @@ int		 ev_run_blocking(struct ev_loop *loop, ev_cb *work,
 void		 ev_set_before_sleep(struct ev_loop *loop, ev_cb *cb,
 		    void *arg);
 
+/* One iteration: deferred calls, before_sleep, at most max_ms of waiting
+ * (-1: until an event or timer), events, due timers.  For tests and for
+ * callers that interleave the loop with other work. */
+int		 ev_run_once(struct ev_loop *loop, int max_ms);
+/* Pool size (config key worker_threads); before the first job only. */
+void		 ev_set_threads(unsigned n);
+
 #endif
