@@ -373,8 +373,13 @@ conn_timer_fired(void *arg)
 	uint64_t		 when;
 
 	c->timer = NULL;
-	if (conn_stopped(c))
+	if (c->flags & C_FINALIZED)
 		return;
+	if (c->flags & C_DEAD) {
+		/* Only when conn_kill could not defer the finalize. */
+		conn_finalize(c);
+		return;
+	}
 	when = conn_deadline(c);
 	if (when == 0)
 		return;
@@ -587,6 +592,9 @@ conn_starttls(struct kurir_conn *c)
 	c->flags |= C_STARTTLS;
 	c->flags &= ~C_DISCARD;
 	c->data_left = 0;
+	/* What is queued now goes out in plaintext; later writes wait for
+	 * the handshake. */
+	c->plain_left = c->out_bytes;
 	/* The parser drops what follows the current line itself. */
 	if (!(c->flags & C_PARSING) && c->in_len > 0) {
 		conn_discard_input(c, c->in, c->in_len);

@@ -150,7 +150,7 @@ conn_out_consume(struct kurir_conn *c, size_t n)
 
 /* >0 sent, -1 would block, -2 error. */
 static ssize_t
-conn_plain_write(struct kurir_conn *c)
+conn_plain_write(struct kurir_conn *c, size_t limit)
 {
 	struct iovec		 iov[CONN_IOV];
 	struct msghdr		 msg;
@@ -158,9 +158,13 @@ conn_plain_write(struct kurir_conn *c)
 	ssize_t			 n;
 	int			 i = 0;
 
-	for (ch = c->out_head; ch != NULL && i < CONN_IOV; ch = ch->next) {
+	for (ch = c->out_head; ch != NULL && i < CONN_IOV && limit > 0;
+	    ch = ch->next) {
 		iov[i].iov_base = ch->data + ch->off;
 		iov[i].iov_len = ch->len - ch->off;
+		if (iov[i].iov_len > limit)
+			iov[i].iov_len = limit;
+		limit -= iov[i].iov_len;
 		i++;
 	}
 	memset(&msg, 0, sizeof(msg));
@@ -179,8 +183,9 @@ conn_plain_write(struct kurir_conn *c)
 
 /*
  * Writes what the queue holds until the socket is full.  Afterwards: the
- * low mark gives on_drain and lets input flow again; an empty queue
- * starts a requested STARTTLS handshake or ends a closing connection.
+ * low mark gives on_drain and lets input flow again; an empty queue ends
+ * a closing connection; after STARTTLS, once what was queued before it
+ * is out, the handshake starts (later output waits for TLS).
  */
 void
 conn_flush(struct kurir_conn *c)
@@ -196,8 +201,14 @@ conn_flush(struct kurir_conn *c)
 		if (c->ssl != NULL)
 			n = conn_tls_write(c, ch->data + ch->off,
 			    ch->len - ch->off);
-		else
-			n = conn_plain_write(c);
+		else if (c->flags & C_STARTTLS) {
+			if (c->plain_left == 0)
+				break;
+			n = conn_plain_write(c, c->plain_left);
+			if (n > 0)
+				c->plain_left -= (size_t)n;
+		} else
+			n = conn_plain_write(c, SIZE_MAX);
 		if (n == -2) {
 			conn_kill(c);
 			return;
@@ -220,12 +231,13 @@ conn_flush(struct kurir_conn *c)
 		}
 		conn_schedule_kick(c);
 	}
-	if (c->out_head != NULL)
-		return;
 	if (c->flags & C_CLOSING) {
-		conn_tls_close_notify(c);
-		conn_kill(c);
-	} else if (c->flags & C_STARTTLS) {
+		if (c->out_head == NULL) {
+			conn_tls_close_notify(c);
+			conn_kill(c);
+		}
+	} else if ((c->flags & C_STARTTLS) && c->ssl == NULL &&
+	    c->plain_left == 0) {
 		if (conn_tls_begin(c) == -1)
 			conn_kill(c);
 	}

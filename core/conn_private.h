@@ -71,6 +71,7 @@ struct kurir_conn {
 	uint64_t		 data_left;	/* conn_read_bytes() */
 	struct conn_chunk	*out_head, *out_tail;
 	size_t			 out_bytes;
+	size_t			 plain_left;	/* STARTTLS: to send before TLS */
 	uint64_t		 id;
 	uint64_t		 last_active;	/* ms; start of a phase */
 	uint64_t		 timer_when;	/* what c->timer is set for */

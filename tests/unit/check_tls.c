@@ -154,6 +154,12 @@ client_main(void *arg)
 		    c_send("ECHO good\r\n") && c_expect("good\r\n") &&
 		    c_send("QUIT\r\n") && c_expect("BYE\r\n");
 		break;
+	case 2:		/* output queued behind the go-ahead */
+		ok = c_expect("HELLO\r\n") && c_send("STARTTLS+\r\n") &&
+		    c_expect("OK go\r\n") && c_handshake() &&
+		    c_expect("SECRET\r\n") && c_send("QUIT\r\n") &&
+		    c_expect("BYE\r\n");
+		break;
 	}
 	cl.ok = ok;
 	cl.done = 1;
@@ -267,6 +273,17 @@ START_TEST(starttls_pipelined)
 	ck_assert(t_contains("Lc:STARTTLS\nS0\nTLS0\nLc:ECHO good\n"));
 	/* The command sent behind STARTTLS never ran. */
 	ck_assert(!t_contains("evil"));
+}
+END_TEST
+
+START_TEST(starttls_output_after)
+{
+	int	fd;
+
+	t_conn(&t_svc_tls, &fd);
+	run_client(fd, 2);
+	ck_assert(t_pump(t_closed, 2000));
+	ck_assert(t_contains("Lc:STARTTLS+\nS0\nTLS0\nLc:QUIT\n"));
 }
 END_TEST
 
@@ -384,6 +401,7 @@ tls_suite(void)
 	tcase_add_test(tc, tls12_client);
 	tcase_add_test(tc, starttls_pipelined);
 	tcase_add_test(tc, starttls_late_plaintext);
+	tcase_add_test(tc, starttls_output_after);
 	tcase_add_test(tc, handshake_timeout);
 	tcase_add_test(tc, handshake_garbage);
 	tcase_add_test(tc, ctx_errors);

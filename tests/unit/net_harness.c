@@ -93,12 +93,15 @@ t_on_line(void *sess, char *line, size_t len, uint32_t flags)
 		tr_add("R%d\n", conn_read_bytes(ts.c, n));
 	} else if (strcmp(line, "PAUSE") == 0) {
 		conn_pause(ts.c);
-	} else if (strcmp(line, "STARTTLS") == 0) {
+	} else if (strncmp(line, "STARTTLS", 8) == 0) {
 		conn_write(ts.c, "OK go\r\n", 7);
 		ts.starttls_rc = conn_starttls(ts.c);
 		tr_add("S%d\n", ts.starttls_rc);
 		if (ts.starttls_rc != KURIR_OK)
 			conn_printf(ts.c, "ERR %d\r\n", ts.starttls_rc);
+		else if (strcmp(line, "STARTTLS+") == 0)
+			/* Written before the handshake: sent after it. */
+			conn_write(ts.c, "SECRET\r\n", 8);
 	} else if (sscanf(line, "FLOOD %lu", &n) == 1) {
 		/* Pieces of 10000, never asking conn_writable. */
 		if ((big = calloc(1, 10000)) == NULL)

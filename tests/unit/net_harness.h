@@ -7,6 +7,7 @@
  *   LIT n       the next n bytes come through on_data
  *   PAUSE       conn_pause (the test resumes)
  *   STARTTLS    reply "OK go", then conn_starttls (its result is logged)
+ *   STARTTLS+   the same, then write "SECRET" (must go out under TLS)
  *   FLOOD n     write n bytes at once, ignoring conn_writable (a bad module)
  *   STREAM n    write n bytes while conn_writable, the rest from on_drain
  *   QUIT        reply "BYE", conn_close
