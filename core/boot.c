@@ -172,6 +172,25 @@ boot_services(struct boot *b, char *err, size_t errlen)
 	return rc;
 }
 
+/* Every standard listen key must parse, used or not (kurird -t). */
+static int
+boot_check_listen_keys(struct boot *b, char *err, size_t errlen)
+{
+	const struct kurir_conf_key	*k;
+	struct listen_set		 scratch = { NULL, 0 };
+	char				 service[64];
+	int				 rc = 0;
+
+	for (k = core_listen_keys; k->name != NULL && rc == 0; k++) {
+		snprintf(service, sizeof(service), "%.*s",
+		    (int)(strlen(k->name) - strlen("_listen")), k->name);
+		rc = listen_parse(&scratch, service, config_value(b->cf,
+		    k->name), config_origin_in(b->cf, k->name), err, errlen);
+	}
+	listen_free(&scratch);
+	return rc;
+}
+
 /* Fills in the default certificate paths under state_dir. */
 static void
 boot_tls_paths(struct boot *b)
@@ -284,6 +303,8 @@ boot_load(struct boot *b, const char *path, char *const *overrides,
 		}
 		b->auth = module_desc(m)->ops;
 	}
+	if (boot_check_listen_keys(b, err, errlen) == -1)
+		goto fail;
 	if ((flags & BOOT_NO_PROTOCOLS) == 0 &&
 	    boot_services(b, err, errlen) == -1)
 		goto fail;

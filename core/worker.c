@@ -153,6 +153,7 @@ worker_limits(void)
 	    == 1;
 	conn_set_limits(&lim);
 	max_conns = (size_t)config_num("max_connections");
+	ev_set_threads((unsigned)config_num("worker_threads"));
 }
 
 static const struct conn_service *

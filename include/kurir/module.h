@@ -102,7 +102,9 @@ struct kurir_module_desc {
  * binary (libtool's NAME_LTX_ prefix).  The name is the .la file's base
  * name, which must equal desc.name.
  */
-#define KURIR_MODULE(name, desc)					\
+#define KURIR_MODULE(name, desc)	KURIR_MODULE_EXPANDED(name, desc)
+/* A second level so that `name` may itself be a macro. */
+#define KURIR_MODULE_EXPANDED(name, desc)				\
 	KURIR_EXPORT const struct kurir_module_desc *			\
 	name##_LTX_kurir_module_entry(void);				\
 	KURIR_EXPORT const struct kurir_module_desc *			\

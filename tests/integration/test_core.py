@@ -42,14 +42,20 @@ class Cli(unittest.TestCase):
             r = self.run_kurird(*d.args()[2:], '-t')
             self.assertEqual(r.returncode, 1)
             self.assertIn('kurir.conf:3: unknown key', r.stderr)
-            d.write_config('workers = many\n')
+            d.write_config('idle_timeout = forever\n')
             r = self.run_kurird(*d.args()[2:], '-t')
             self.assertEqual(r.returncode, 1)
-            self.assertIn('kurir.conf:1: workers: bad value', r.stderr)
-            d.write_config('echo_listen = nonsense\n')
+            self.assertIn('kurir.conf:1: idle_timeout: bad value', r.stderr)
+            d.write_config('workers = 1\nimap_listen = nonsense\n')
             r = self.run_kurird(*d.args()[2:], '-t')
             self.assertEqual(r.returncode, 1)
-            self.assertIn('kurir.conf:1: echo_listen: bad address',
+            self.assertIn('kurir.conf:2: imap_listen: bad address',
+                          r.stderr)
+            d.write_config('workers = 1\n')
+            r = self.run_kurird(*d.args()[2:], '-o', 'echo_listen=1.2.3.4',
+                                '-t')
+            self.assertEqual(r.returncode, 1)
+            self.assertIn('-o echo_listen: echo_listen: bad address',
                           r.stderr)
             d.write_config('workers = 1\n')
             r = self.run_kurird(*d.args()[2:], '-t')
@@ -161,8 +167,7 @@ class Serving(unittest.TestCase):
     def test_implicit_tls_openssl_s_client(self):
         r = subprocess.run(
             ['openssl', 's_client', '-connect',
-             '127.0.0.1:%d' % self.k.port('echos'), '-quiet',
-             '-no_ign_eof'],
+             '127.0.0.1:%d' % self.k.port('echos'), '-quiet'],
             input=b'ping\r\nQUIT\r\n', capture_output=True, timeout=30)
         self.assertIn(b'hello echos', r.stdout)
         self.assertIn(b'echo: ping', r.stdout)

@@ -5,6 +5,7 @@
  * through libltdl with real test modules (tests/abi).
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
