@@ -35,6 +35,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <lmdb.h>
 
@@ -47,6 +48,7 @@
 #define LMDBST_NAME_MAX		1024u	/* bytes of a mailbox name */
 #define LMDBST_CACHE_MAX	(16u * 1024 * 1024)
 #define LMDBST_BATCH		256u	/* records per read txn when listing */
+#define LMDBST_GROUP_BYTES	(32ull << 20)	/* bytes per grouped commit */
 
 /* Settings, read once at init from the configuration. */
 struct lmdbst_conf {
@@ -124,6 +126,7 @@ struct lmdbst_env {
 	MDB_env		*env;
 	MDB_dbi		 dbi[LMDBST_NDB];
 	unsigned int	 refs;
+	time_t		 reader_check;	/* last mdb_reader_check() */
 	/* Held shared by every transaction, exclusively to resize the map
 	 * (mdb_env_set_mapsize needs no transaction live in the process). */
 	pthread_rwlock_t maplock;
@@ -147,9 +150,21 @@ struct kurir_mailbox {
 	uint32_t	 uidvalidity;
 	uint32_t	 snap_uidnext;	/* msg_list shows uids below this */
 	int		 ifd;		/* inotify, -1 until notify_fd() */
-	/* Keywords of the current msg_list batch live here. */
-	char		*kwbuf;
-	size_t		 kwcap;
+	/* cache_set() blobs not yet written: cache writes are batched
+	 * (one durable commit per LMDBST_CPEND of them, or at the next
+	 * write, sync or close) since losing one only costs a re-parse. */
+	struct lmdbst_cpend *cpend;
+	size_t		 ncpend;
+	size_t		 cpend_bytes;
+};
+
+#define LMDBST_CPEND		64u
+#define LMDBST_CPEND_BYTES	(1u << 20)
+
+struct lmdbst_cpend {
+	uint32_t	 uid;
+	size_t		 len;
+	void		*data;
 };
 
 /* A message body waiting to be stored: in memory up to spool_mem, then
@@ -271,6 +286,9 @@ int	 lmdbst_uids_add(struct lmdbst_uids *u, uint32_t a, uint32_t b);
 void	 lmdbst_uids_free(struct lmdbst_uids *u);
 
 int	 lmdbst_expunge_one(struct lmdbst_env *e, uint32_t id, uint32_t uid);
+
+/* lmdbst_cache.c */
+int	 lmdbst_cache_flush(struct kurir_mailbox *mb);
 
 /* lmdbst_commit.c */
 int	 lmdbst_commit(struct lmdbst_env *e, struct lmdbst_req *r);

@@ -79,6 +79,12 @@ again:
 		}
 		if (is_retry(rc))
 			goto grow;
+		if (rc == MDB_TXN_FULL && n > 1) {
+			lmdbst_txn_abort(e, t);
+			for (i = 0; i < n; i++)
+				run_batch(e, &b[i], 1);
+			return;
+		}
 		b[i]->status = rc == 0 ? KURIR_OK :
 		    lmdbst_status(rc, "append");
 		if (rc != 0 && n == 1) {
@@ -89,6 +95,12 @@ again:
 	rc = lmdbst_txn_commit(e, t);
 	if (is_retry(rc))
 		goto grown;
+	if (rc == MDB_TXN_FULL && n > 1) {
+		/* Too much for one transaction: one by one instead. */
+		for (i = 0; i < n; i++)
+			run_batch(e, &b[i], 1);
+		return;
+	}
 	if (rc != 0) {
 		st = lmdbst_write_status(e, rc, "commit");
 		for (i = 0; i < n; i++)
@@ -122,6 +134,7 @@ int
 lmdbst_commit(struct lmdbst_env *e, struct lmdbst_req *r)
 {
 	struct lmdbst_req *b[1024], *q;
+	uint64_t bytes;
 	size_t n;
 
 	r->done = 0;
@@ -134,8 +147,14 @@ lmdbst_commit(struct lmdbst_env *e, struct lmdbst_req *r)
 			continue;
 		}
 		e->leader = 1;
+		/* A group is bounded in count and, past the first
+		 * message, in bytes: one transaction stays small. */
+		bytes = 0;
 		for (n = 0; n < lmdbst_conf.group_max && n < 1024 &&
 		    (q = TAILQ_FIRST(&e->queue)) != NULL; n++) {
+			if (n > 0 && bytes + q->spool->size > LMDBST_GROUP_BYTES)
+				break;
+			bytes += q->spool->size;
 			TAILQ_REMOVE(&e->queue, q, entry);
 			b[n] = q;
 		}

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lmdbst.h"
@@ -196,6 +197,7 @@ env_open(const char *dir, struct lmdbst_env **e_r)
 	if ((rc = mdb_env_open(e->env, dir, MDB_NOTLS, 0600)) != 0)
 		goto fail;
 	(void)mdb_reader_check(e->env, &dead);
+	e->reader_check = time(NULL);
 	for (;;) {
 		if ((rc = mdb_txn_begin(e->env, NULL, 0, &t)) != 0)
 			goto fail;
@@ -268,6 +270,14 @@ lmdbst_env_get(const char *dir, struct lmdbst_env **e_r)
 	TAILQ_FOREACH(e, &reg, entry) {
 		if (strcmp(e->dir, dir) == 0) {
 			e->refs++;
+			/* Reader slots of crashed processes pin old pages:
+			 * clear them now and then, not only at open. */
+			if (time(NULL) - e->reader_check >= 60) {
+				int dead;
+
+				e->reader_check = time(NULL);
+				(void)mdb_reader_check(e->env, &dead);
+			}
 			/* Most recently used last: trimming takes the head. */
 			TAILQ_REMOVE(&reg, e, entry);
 			TAILQ_INSERT_TAIL(&reg, e, entry);

@@ -613,9 +613,10 @@ lmdbst_mailbox_close(struct kurir_mailbox *mb)
 {
 	if (mb == NULL)
 		return;
+	(void)lmdbst_cache_flush(mb);
 	if (mb->ifd != -1)
 		close(mb->ifd);
-	free(mb->kwbuf);
+	free(mb->cpend);
 	free(mb);
 }
 
@@ -628,6 +629,7 @@ lmdbst_mailbox_sync(struct kurir_mailbox *mb,
 	MDB_txn *t;
 	int rc;
 
+	(void)lmdbst_cache_flush(mb);
 	if ((rc = lmdbst_txn_begin(e, 0, &t)) != 0)
 		return lmdbst_status(rc, "sync");
 	rc = lmdbst_mbox_get(e, t, mb->id, &m);

@@ -318,6 +318,7 @@ lmdbst_msg_flags(struct kurir_mailbox *mb, const struct kurir_uid_range *set,
 	a->flags = flags;
 	a->kw = keywords != NULL ? kw : NULL;
 	a->unchangedsince = unchangedsince;
+	(void)lmdbst_cache_flush(mb);
 	s.id = mb->id;
 	s.op = a;
 	rc = lmdbst_write(mb->st->e, flags_txn, &s);
@@ -376,6 +377,7 @@ lmdbst_msg_expunge(struct kurir_mailbox *mb,
 		return KURIR_E_NOMEM;
 	s.id = mb->id;
 	s.op = &a;
+	(void)lmdbst_cache_flush(mb);
 	rc = lmdbst_write(mb->st->e, expunge_txn, &s);
 	if (rc == KURIR_OK && a.changed)
 		lmdbst_notify_touch(mb->st->e, mb->id);
@@ -460,13 +462,22 @@ copy_txn(struct lmdbst_env *e, MDB_txn *t, void *arg)
 {
 	struct set_arg *s = arg;
 	struct copy_arg *a = s->op;
+	struct kurir_uid_range *r;
 	struct lmdbst_mbox m;
+	size_t i;
 	int rc;
 
 	a->map.n = 0;
 	if ((rc = lmdbst_mbox_get(e, t, s->id, &m)) != 0)
 		return rc == MDB_NOTFOUND ? KURIR_E_NOTFOUND : rc;
 	a->src_modseq = m.highestmodseq + 1;
+	/* Only messages that exist now: a copy into the same mailbox must
+	 * not copy its own new messages again (COPY 1:* INBOX). */
+	for (i = 0; i < s->nset; i++) {
+		r = (struct kurir_uid_range *)&s->set[i];
+		if (r->last >= m.uidnext)
+			r->last = m.uidnext - 1;
+	}
 	if ((rc = lmdbst_name_get(e, t, a->dest, &a->dest_id)) != 0 ||
 	    (rc = lmdbst_mbox_get(e, t, a->dest_id, &m)) != 0)
 		return rc == MDB_NOTFOUND ? KURIR_E_NOTFOUND : rc;
@@ -503,6 +514,7 @@ lmdbst_msg_copy(struct kurir_mailbox *mb, const struct kurir_uid_range *set,
 	a->move = move;
 	a->qbytes = mb->st->quota_bytes;
 	a->qmsgs = mb->st->quota_messages;
+	(void)lmdbst_cache_flush(mb);
 	s.id = mb->id;
 	s.op = a;
 	rc = lmdbst_write(mb->st->e, copy_txn, &s);
@@ -578,66 +590,4 @@ lmdbst_changes_since(struct kurir_mailbox *mb, uint64_t modseq,
 			pos_uid++;
 	} while (n == LMDBST_BATCH);
 	return KURIR_OK;
-}
-
-int
-lmdbst_cache_get(struct kurir_mailbox *mb, uint32_t uid, void *buf,
-    size_t cap, size_t *len_r)
-{
-	struct lmdbst_env *e = mb->st->e;
-	uint8_t kb[8];
-	MDB_val k = { 8, kb }, v;
-	MDB_txn *t;
-	int rc;
-
-	*len_r = 0;
-	if ((rc = lmdbst_txn_begin(e, 0, &t)) != 0)
-		return lmdbst_status(rc, "cache get");
-	lmdbst_key_msg(kb, mb->id, uid);
-	if ((rc = mdb_get(t, e->dbi[LMDBST_DB_CACHE], &k, &v)) == 0) {
-		*len_r = v.mv_size;
-		if (v.mv_size > cap)
-			rc = KURIR_E_TOOBIG;
-		else if (v.mv_size > 0)
-			memcpy(buf, v.mv_data, v.mv_size);
-	}
-	lmdbst_txn_abort(e, t);
-	return lmdbst_status(rc, "cache get");
-}
-
-struct cache_arg {
-	uint32_t	 id;
-	uint32_t	 uid;
-	const void	*blob;
-	size_t		 len;
-};
-
-static int
-cache_txn(struct lmdbst_env *e, MDB_txn *t, void *arg)
-{
-	struct cache_arg *a = arg;
-	struct lmdbst_msgrec r;
-	uint8_t kb[8];
-	MDB_val k = { 8, kb }, v = { a->len, (void *)a->blob };
-	int rc;
-
-	if ((rc = lmdbst_msg_get(e, t, a->id, a->uid, &r, NULL)) != 0)
-		return rc;
-	lmdbst_key_msg(kb, a->id, a->uid);
-	return mdb_put(t, e->dbi[LMDBST_DB_CACHE], &k, &v, 0);
-}
-
-int
-lmdbst_cache_set(struct kurir_mailbox *mb, uint32_t uid, const void *blob,
-    size_t len)
-{
-	struct cache_arg a = { mb->id, uid, blob, len };
-
-	if (len > LMDBST_CACHE_MAX)
-		return KURIR_E_TOOBIG;
-	if (blob == NULL && len > 0)
-		return KURIR_E_INVALID;
-	if (blob == NULL)
-		a.blob = "";
-	return lmdbst_write(mb->st->e, cache_txn, &a);
 }

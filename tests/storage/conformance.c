@@ -18,6 +18,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -987,6 +988,14 @@ START_TEST(t_copy_move)
 	check_msg(dm, list_all(dm)->m[0].uid, 10, 3000, 4096);
 	ck_assert_int_eq(ops->msg_copy(mb, set, 1, "No such", 0, &dv, NULL,
 	    NULL), KURIR_E_NOTFOUND);
+	/* COPY 1:* into the mailbox itself copies each message once. */
+	set[0].first = 1;
+	set[0].last = UINT32_MAX;
+	memset(&map, 0, sizeof(map));
+	ck_assert_int_eq(ops->msg_copy(dm, set, 1, "Dest", 0, &dv, map_cb,
+	    &map), KURIR_OK);
+	ck_assert_uint_eq(map.n, 3);
+	ck_assert_uint_eq(status_of(st, "Dest").messages, 6);
 	ops->mailbox_close(dm);
 	ops->mailbox_close(mb);
 	ops->store_close(st);
@@ -1019,6 +1028,13 @@ START_TEST(t_cache)
 	ck_assert_int_eq(ops->cache_get(mb, uid, buf, sizeof(buf), &len),
 	    KURIR_OK);
 	ck_assert_uint_eq(len, 2);
+	/* Kept after the mailbox is closed and opened again. */
+	ops->mailbox_close(mb);
+	mb = open_mbox(st, "INBOX");
+	ck_assert_int_eq(ops->cache_get(mb, uid, buf, sizeof(buf), &len),
+	    KURIR_OK);
+	ck_assert_uint_eq(len, 2);
+	ck_assert(memcmp(buf, "v2", 2) == 0);
 	r.first = r.last = uid;
 	ck_assert_int_eq(ops->msg_expunge(mb, &r, 1), KURIR_OK);
 	ck_assert_int_eq(ops->cache_get(mb, uid, buf, sizeof(buf), &len),
@@ -1128,6 +1144,61 @@ START_TEST(t_deliver)
 		ck_assert_uint_eq(status_of(st, "INBOX").messages, 1);
 		ops->store_close(st);
 	}
+}
+END_TEST
+
+/* Threads of one process delivering to one user at once (a backend may
+ * group them into one commit): every message lands, each once. */
+struct thr_arg {
+	int	 who;
+	int	 rc;
+};
+
+static void *
+thr_deliver(void *arg)
+{
+	struct thr_arg *a = arg;
+	const char *users[] = { "threads@conf.test" };
+	int i;
+
+	for (i = 0; i < 20 && a->rc == KURIR_OK; i++)
+		a->rc = deliver(users, NULL, 1, 2000 + (uint32_t)(a->who * 20 +
+		    i), 900 + (uint64_t)(a->who * 20 + i));
+	return NULL;
+}
+
+START_TEST(t_threads_deliver)
+{
+	struct kurir_store *st = open_user("threads@conf.test");
+	struct kurir_mailbox *mb;
+	struct thr_arg a[8];
+	pthread_t th[8];
+	struct seen *l;
+	size_t i;
+
+	for (i = 0; i < 8; i++) {
+		a[i].who = (int)i;
+		a[i].rc = KURIR_OK;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, thr_deliver,
+		    &a[i]), 0);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(a[i].rc, KURIR_OK);
+	}
+	mb = open_mbox(st, "INBOX");
+	l = list_all(mb);
+	ck_assert_uint_eq(l->n, 160);
+	for (i = 0; i < l->n; i++) {
+		/* size 900 + k identifies message k, seed 2000 + k */
+		uint64_t k = l->m[i].size - 900;
+
+		ck_assert_uint_lt(k, 160);
+		check_msg(mb, l->m[i].uid, 2000 + (uint32_t)k, l->m[i].size,
+		    4096);
+	}
+	ops->mailbox_close(mb);
+	ops->store_close(st);
 }
 END_TEST
 
@@ -1471,6 +1542,7 @@ conformance_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, t_quota);
 	tcase_add_test(tc, t_deliver);
+	tcase_add_test(tc, t_threads_deliver);
 	suite_add_tcase(s, tc);
 
 	/* A process-local backend (the memstore example) cannot share

@@ -459,6 +459,35 @@ START_TEST(peer_vanishes)
 }
 END_TEST
 
+static int
+no_conns(void)
+{
+	return conn_count() == 0;
+}
+
+START_TEST(connect_refused_or_closed)
+{
+	char	buf[64];
+	int	fd;
+
+	/* Refused: closed, and no on_close for a session never made. */
+	ts.refuse = 1;
+	t_conn(&t_svc, &fd);
+	ck_assert(t_pump(no_conns, 2000));
+	ck_assert(!ts.closed);
+	ck_assert_int_eq(t_recv(fd, buf, sizeof(buf), 200), -1);
+	close(fd);
+
+	/* Closed from on_connect: the greeting still goes out first. */
+	t_reset();
+	ts.close_at_once = 1;
+	t_conn(&t_svc, &fd);
+	ck_assert(t_pump(t_closed, 2000));
+	ck_assert_int_eq(t_recv(fd, buf, sizeof(buf), 200), 7);
+	ck_assert(memcmp(buf, "HELLO\r\n", 7) == 0);
+}
+END_TEST
+
 START_TEST(shutdown_all)
 {
 	char	buf[64];
@@ -595,6 +624,7 @@ conn_suite(void)
 	tcase_add_test(tc, quit_and_eof);
 	tcase_add_test(tc, write_after_close);
 	tcase_add_test(tc, peer_vanishes);
+	tcase_add_test(tc, connect_refused_or_closed);
 	tcase_add_test(tc, shutdown_all);
 	suite_add_tcase(s, tc);
 

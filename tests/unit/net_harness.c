@@ -67,7 +67,13 @@ t_on_connect(struct kurir_conn *c, void **sess_r)
 	ts.connected = 1;
 	*sess_r = &ts;
 	tr_add("CONNECT\n");
-	return conn_write(c, "HELLO\r\n", 7);
+	if (ts.refuse)
+		return KURIR_E_TEMPFAIL;
+	if (conn_write(c, "HELLO\r\n", 7) != KURIR_OK)
+		return KURIR_E_TEMPFAIL;
+	if (ts.close_at_once)
+		conn_close(c);
+	return KURIR_OK;
 }
 
 static void

@@ -36,6 +36,8 @@ struct tsess {
 	uint64_t		 stream_left;
 	size_t			 max_out;	/* highest out queue seen */
 	int			 last_write_rc;
+	int			 refuse;	/* on_connect returns -1 */
+	int			 close_at_once;	/* on_connect closes */
 };
 
 extern struct tsess		 ts;		/* the one session under test */
