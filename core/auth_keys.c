@@ -28,6 +28,15 @@ const struct kurir_conf_key core_auth_conf_keys[] = {
 	{ "auth_throttle_table_size", KURIR_CONF_INT, "16384", NULL,
 	    "addresses and users a worker remembers failures for (oldest "
 	    "forgotten first)" },
+	{ "auth_threads", KURIR_CONF_INT, "2", NULL,
+	    "password-hashing threads per worker (0: use the shared "
+	    "worker_threads pool)" },
+	{ "auth_thread_nice", KURIR_CONF_INT, "10", NULL,
+	    "CPU niceness of the hashing threads (0-19), so logins never "
+	    "starve established sessions" },
+	{ "auth_max_pending", KURIR_CONF_INT, "1000", NULL,
+	    "logins waiting for a hashing thread per worker; beyond it new "
+	    "ones get a temporary failure" },
 	{ "auth_default_domain", KURIR_CONF_STRING, "", NULL,
 	    "domain added to a login name without '@'; empty: none" },
 	{ "recipient_delimiter", KURIR_CONF_STRING, "+", NULL,

@@ -2,7 +2,7 @@
  * login.c -- SASL exchanges and plaintext logins for every protocol (see
  * login.h).  The mechanisms are the pure machines of sasl.c; this file
  * adds base64, the plaintext policy, throttling, and moves every call
- * into the auth module onto the thread pool.
+ * into the auth module onto the hashing threads (auth_pool.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 
+#include "auth_pool.h"
 #include "base64.h"
 #include "config.h"
 #include "conn.h"
@@ -311,8 +312,9 @@ start_job(struct kurir_sasl *s, int job)
 	}
 	s->job = job;
 	s->busy = 1;
-	if (ev_run_blocking(ev_default(), job_work, job_done, s) == -1) {
+	if (auth_pool_run(job_work, job_done, s) == -1) {
 		s->busy = 0;
+		log_result(s, "login refused (too many pending)", 0);
 		deliver(s, KURIR_SASL_TEMPFAIL, "");
 	}
 }

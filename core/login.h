@@ -3,7 +3,7 @@
  * the same names and signatures, for api.c to put in the table.
  *
  * Every exchange runs on the event loop; password verification and key
- * lookups run on the worker's thread pool (ev_run_blocking), so slow
+ * lookups run on the worker's hashing threads (auth_pool.h), so slow
  * hashes never stall other sessions.  Failures are throttled per client
  * address and per user (throttle.h); plaintext mechanisms are refused
  * unless conn_plaintext_ok().

@@ -7,7 +7,8 @@
  * tests/bench/bench_storage.py runs it and adds fsyncs per message.
  *
  * usage: bench_storage -m append|deliver|read|flags [-t threads]
- *        [-n msgs] [-s size] [-u user]
+ *        [-n msgs] [-s size] [-u user] [-o offset]
+ * flags mode touches uids offset*msgs+1 .. (offset+1)*msgs.
  * (KURIR_STORAGE, KURIR_MODULE_DIR, KURIR_STATE_DIR as for the suite)
  */
 #include <pthread.h>
@@ -23,7 +24,7 @@
 
 static const struct kurir_storage_ops *ops;
 static const char *mode = "append", *user = "bench@bench.test";
-static int nthreads = 1, nmsgs = 1000;
+static int nthreads = 1, nmsgs = 1000, offset;
 static size_t msize = 4096;
 static char *body;
 
@@ -94,7 +95,7 @@ worker(void *arg)
 			static __thread char buf[65536];
 			size_t got, total = 0;
 
-			uid = (uint32_t)(i % nmsgs) + 1;
+			uid = (uint32_t)(offset * nmsgs + i % nmsgs) + 1;
 			do {
 				rc = ops->msg_read(mb, uid, total, buf,
 				    sizeof(buf), &got);
@@ -106,9 +107,12 @@ worker(void *arg)
 			struct kurir_uid_range r;
 			char kw[32];
 
-			/* A keyword of its own: every call is a change. */
-			snprintf(kw, sizeof(kw), "k%d-%ld", i, (long)getpid());
-			r.first = r.last = (uint32_t)(i % nmsgs) + 1;
+			/* Each message once per run, from no keywords to
+			 * one of 16 (Maildir holds only 26 per folder):
+			 * every call is a change. */
+			snprintf(kw, sizeof(kw), "k%d", i % 16);
+			r.first = r.last = (uint32_t)(offset * nmsgs +
+			    i % nmsgs) + 1;
 			rc = ops->msg_flags(mb, &r, 1, KURIR_FLAGS_SET,
 			    i & 1 ? KURIR_FLAG_SEEN : 0, kw, 0, NULL, NULL);
 		}
@@ -132,7 +136,7 @@ main(int argc, char **argv)
 	double t0, t1;
 	int c, i;
 
-	while ((c = getopt(argc, argv, "m:t:n:s:u:")) != -1) {
+	while ((c = getopt(argc, argv, "m:t:n:s:u:o:")) != -1) {
 		switch (c) {
 		case 'm':
 			mode = optarg;
@@ -148,6 +152,9 @@ main(int argc, char **argv)
 			break;
 		case 'u':
 			user = optarg;
+			break;
+		case 'o':
+			offset = atoi(optarg);
 			break;
 		default:
 			return 2;

@@ -22,7 +22,8 @@ def backends():
             if os.path.exists(os.path.join(mods, b + '.la'))]
 
 
-def run(backend, state, mode, procs=1, threads=1, n=N, user='bench'):
+def run(backend, state, mode, procs=1, threads=1, n=N, user='bench',
+        base=0):
     cnt = os.path.join(state, 'fsyncs.txt')
     if os.path.exists(cnt):
         os.unlink(cnt)
@@ -31,10 +32,12 @@ def run(backend, state, mode, procs=1, threads=1, n=N, user='bench'):
                KURIR_STATE_DIR=state, KURIR_FSYNC_COUNT_FILE=cnt,
                LD_PRELOAD=SHIM)
     # Every process works on the same user: concurrent writers share it.
+    # read/flags: process k works on uids (base+k)*n+1 .. (base+k+1)*n.
     ps = [subprocess.Popen([PROG, '-m', mode, '-t', str(threads), '-n',
-                            str(n), '-u', user + '@bench.test'],
+                            str(n), '-u', user + '@bench.test', '-o',
+                            str(base + k)],
                            env=env, stdout=subprocess.PIPE, text=True)
-          for _ in range(procs)]
+          for k in range(procs)]
     secs = 0.0
     for p in ps:
         out, _ = p.communicate(timeout=600)
@@ -69,7 +72,8 @@ def main():
                 ('read, 2 processes', run(b, state, 'read', procs=2,
                                           n=4 * N)),
                 ('flags, 1 process', run(b, state, 'flags')),
-                ('flags, 2 processes', run(b, state, 'flags', procs=2)),
+                ('flags, 2 processes', run(b, state, 'flags', procs=2,
+                                           base=1)),
             ]
             for name, (rate, fpm) in rows:
                 print('%-8s %-34s %10.0f %12.3f' % (b, name, rate, fpm))

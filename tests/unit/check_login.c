@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "auth_pool.h"
 #include "base64.h"
 #include "config.h"
 #include "conn.h"
@@ -93,7 +94,7 @@ ev_now_ms(void)
 }
 
 int
-ev_run_blocking(struct ev_loop *loop, ev_cb *work, ev_cb *done, void *arg)
+auth_pool_run(ev_cb *work, ev_cb *done, void *arg)
 {
 	if (njobs == 16)
 		return -1;
