@@ -201,6 +201,9 @@ struct smtp_txn {
 	char		*spool;		/* SMTP_SPOOL_BUF bytes */
 	size_t		 spool_len;
 	int		 commit_status;
+	int		 begin_status;
+	int64_t		 begin_date;
+	uint32_t	 begin_bdat;	/* begun for BDAT, not DATA */
 };
 
 struct smtp_session {
@@ -270,8 +273,11 @@ void	 smtp_reply_line(struct smtp_session *s, int code, int last,
 void	 smtp_rcpt_add(struct smtp_session *s, const char *addr,
 	    const struct smtp_rcpt_params *p) SMTP_HIDDEN;
 
-/* Start receiving the message: Received: header, storage delivery. */
-int	 smtp_deliver_begin(struct smtp_session *s) SMTP_HIDDEN;
+/* Start receiving the message: the storage delivery is opened off the
+ * loop (the caller has paused input), then the Received: header is
+ * spooled and smtp_deliver_begun() is called with the status. */
+void	 smtp_deliver_begin(struct smtp_session *s) SMTP_HIDDEN;
+void	 smtp_deliver_begun(struct smtp_session *s, int status) SMTP_HIDDEN;
 /* Message bytes as received (already unstuffed). */
 void	 smtp_deliver_write(struct smtp_session *s, const void *buf,
 	    size_t len) SMTP_HIDDEN;

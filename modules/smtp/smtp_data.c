@@ -34,11 +34,18 @@ smtp_dot_line(struct smtp_dot *d, const char *line, size_t len,
 	if (crlf && d->prev_crlf && len == 1 && line[0] == '.' &&
 	    (flags & KURIR_LINE_TOOLONG) == 0)
 		return (1);
-	if (flags & KURIR_LINE_TOOLONG)
-		d->toolong = 1;
 	if ((flags & KURIR_LINE_LF) || memchr(line, '\r', len) != NULL)
 		d->bare = 1;
 	d->prev_crlf = crlf;
+	if (flags & KURIR_LINE_TOOLONG) {
+		/* The core cut the line and skipped to its LF, so its ending
+		 * is unknown.  The message is refused anyway; counting the
+		 * line as CR LF-ended lets "." end the data, so the rest of
+		 * the session stays in step. */
+		d->toolong = 1;
+		if ((flags & KURIR_LINE_LF) == 0)
+			d->prev_crlf = 1;
+	}
 	/* A leading dot was doubled by the client: drop one. */
 	if (len > 0 && line[0] == '.') {
 		line++;

@@ -91,23 +91,65 @@ smtp_received(struct smtp_session *s, char *buf, size_t cap, int64_t now)
 	return ((size_t)n);
 }
 
-int
+static void
+smtp_begin_work(void *arg)
+{
+	struct smtp_session *s = arg;
+	struct smtp_txn *t = &s->txn;
+
+	/* Opening the users' stores may touch the disk: off the loop. */
+	t->begin_status = smtp_api->storage()->deliver_begin(t->uptrs,
+	    t->ntarget, t->begin_date, &t->dlv);
+	if (t->begin_status != KURIR_OK)
+		t->dlv = NULL;
+}
+
+static void
+smtp_begin_done(void *arg)
+{
+	struct smtp_session *s = arg;
+	struct smtp_txn *t = &s->txn;
+
+	s->busy = 0;
+	if (s->gone) {
+		smtp_session_release(s);
+		return;
+	}
+	if (t->begin_status != KURIR_OK)
+		smtp_api->conn_log(s->conn, KURIR_LOG_WARNING,
+		    "%s: deliver_begin: %s", t->qid,
+		    smtp_strerror(t->begin_status));
+	else
+		t->spool_len = smtp_received(s, t->spool, SMTP_SPOOL_BUF,
+		    t->begin_date);
+	smtp_deliver_begun(s, t->begin_status);
+}
+
+void
 smtp_deliver_begin(struct smtp_session *s)
 {
 	const struct kurir_storage_ops *st = smtp_api->storage();
 	struct smtp_txn *t = &s->txn;
-	int64_t now = (int64_t)time(NULL);
 	size_t i;
-	int r;
 
-	if (st == NULL || st->deliver_begin == NULL || t->ntarget == 0)
-		return (KURIR_E_TEMPFAIL);
-	if (t->spool == NULL && (t->spool = malloc(SMTP_SPOOL_BUF)) == NULL)
-		return (KURIR_E_NOMEM);
+	t->msg_bytes = 0;
+	t->fail = 0;
+	t->spool_len = 0;
+	t->begin_date = (int64_t)time(NULL);
+	if (st == NULL || st->deliver_begin == NULL || t->ntarget == 0) {
+		smtp_deliver_begun(s, KURIR_E_TEMPFAIL);
+		return;
+	}
+	if (t->spool == NULL)
+		t->spool = malloc(SMTP_SPOOL_BUF);
+	free(t->uparams);
+	free(t->uptrs);
 	t->uparams = calloc(t->ntarget, sizeof(*t->uparams));
 	t->uptrs = calloc(t->ntarget, sizeof(*t->uptrs));
-	if (t->uparams == NULL || t->uptrs == NULL)
-		return (KURIR_E_NOMEM);
+	if (t->spool == NULL || t->uparams == NULL || t->uptrs == NULL) {
+		smtp_deliver_begun(s, KURIR_E_NOMEM);
+		return;
+	}
 	for (i = 0; i < t->ntarget; i++) {
 		t->uparams[i].size = sizeof(t->uparams[i]);
 		t->uparams[i].user = t->targets[i].user;
@@ -116,17 +158,12 @@ smtp_deliver_begin(struct smtp_session *s)
 		t->uparams[i].quota_messages = t->targets[i].quota_messages;
 		t->uptrs[i] = &t->uparams[i];
 	}
-	r = st->deliver_begin(t->uptrs, t->ntarget, now, &t->dlv);
-	if (r != KURIR_OK) {
-		t->dlv = NULL;
-		smtp_api->conn_log(s->conn, KURIR_LOG_WARNING,
-		    "%s: deliver_begin: %s", t->qid, smtp_strerror(r));
-		return (r);
+	s->busy = 1;
+	if (smtp_api->run_blocking(smtp_begin_work, smtp_begin_done, s) !=
+	    KURIR_OK) {
+		s->busy = 0;
+		smtp_deliver_begun(s, KURIR_E_TEMPFAIL);
 	}
-	t->msg_bytes = 0;
-	t->fail = 0;
-	t->spool_len = smtp_received(s, t->spool, SMTP_SPOOL_BUF, now);
-	return (KURIR_OK);
 }
 
 void

@@ -45,6 +45,13 @@ smtp_session_resume(struct smtp_session *s)
 {
 	if (s->closing || s->gone)
 		return;
+	if (s->stopping) {
+		/* on_shutdown() came while we were busy */
+		smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
+		    smtp_conf.hostname);
+		smtp_close(s);
+		return;
+	}
 	s->state = s->resume_state;
 	smtp_api->conn_resume(s->conn);
 }
@@ -340,8 +347,6 @@ smtp_data_ok(struct smtp_session *s)
 static void
 smtp_cmd_data(struct smtp_session *s, const char *args)
 {
-	int r;
-
 	if (*args != '\0') {
 		smtp_reply(s, 501, "5.5.4", "Syntax: DATA");
 		smtp_session_error(s);
@@ -354,16 +359,42 @@ smtp_cmd_data(struct smtp_session *s, const char *args)
 		smtp_session_error(s);
 		return;
 	}
-	if ((r = smtp_deliver_begin(s)) != KURIR_OK) {
-		smtp_reply(s, 451, "4.3.0", "Temporary storage failure, "
-		    "try again later");
-		smtp_txn_reset(s);
+	s->txn.begin_bdat = 0;
+	smtp_session_pause(s, SMTP_S_RCPT);
+	smtp_deliver_begin(s);
+}
+
+static void smtp_bdat_read(struct smtp_session *);
+
+/* The storage delivery is open (or failed to open): go on with the
+ * DATA or BDAT command that asked for it. */
+void
+smtp_deliver_begun(struct smtp_session *s, int status)
+{
+	struct smtp_txn *t = &s->txn;
+
+	if (t->begin_bdat) {
+		if (status != KURIR_OK)
+			t->fail = KURIR_E_TEMPFAIL;
+		s->state = SMTP_S_RCPT;
+		smtp_api->conn_resume(s->conn);
+		smtp_bdat_read(s);
 		return;
 	}
-	smtp_dot_init(&s->txn.dot);
-	s->state = SMTP_S_DATA;
+	if (status != KURIR_OK) {
+		smtp_reply(s, 451, "4.3.0", "Temporary storage failure, "
+		    "try again later");
+		s->state = SMTP_S_READY;
+		smtp_txn_reset(s);
+		s->resume_state = SMTP_S_READY;
+		smtp_session_resume(s);
+		return;
+	}
+	smtp_dot_init(&t->dot);
 	smtp_api->conn_set_timeout(s->conn, smtp_conf.data_timeout);
 	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+	s->resume_state = SMTP_S_DATA;
+	smtp_session_resume(s);
 }
 
 /* The reply for a message that failed while it was received. */
@@ -437,12 +468,6 @@ smtp_deliver_done(struct smtp_session *s, int status)
 	s->state = SMTP_S_READY;
 	smtp_txn_reset(s);
 	s->resume_state = SMTP_S_READY;
-	if (s->stopping) {
-		smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
-		    smtp_conf.hostname);
-		smtp_close(s);
-		return;
-	}
 	smtp_session_resume(s);
 }
 
@@ -502,19 +527,29 @@ smtp_cmd_bdat(struct smtp_session *s, const char *args)
 		smtp_close(s);
 		return;
 	}
-	if (s->state == SMTP_S_RCPT && !t->bdat_used) {
-		if (smtp_deliver_begin(s) != KURIR_OK)
-			t->fail = KURIR_E_TEMPFAIL;
-		t->bdat_used = 1;
-	}
+	t->chunk_size = size;
+	t->chunk_left = size;
+	t->bdat_last = last;
 	if (s->state != SMTP_S_RCPT) {
 		/* Read and drop the chunk, then say why. */
 		t->bdat_discard = 1;
 		s->resume_state = s->state;
+	} else if (!t->bdat_used) {
+		t->bdat_used = 1;
+		t->begin_bdat = 1;
+		smtp_session_pause(s, SMTP_S_RCPT);
+		smtp_deliver_begin(s);
+		return;
 	}
-	t->chunk_size = size;
-	t->chunk_left = size;
-	t->bdat_last = last;
+	smtp_bdat_read(s);
+}
+
+/* Read the chunk announced by BDAT (its bytes come to on_data). */
+static void
+smtp_bdat_read(struct smtp_session *s)
+{
+	uint64_t size = s->txn.chunk_size;
+
 	if (size == 0) {
 		smtp_bdat_chunk_end(s);
 		return;

@@ -558,8 +558,9 @@ mock_pump(struct kurir_conn *c)
 			flags = KURIR_LINE_CRLF;
 		}
 		if (len > MOCK_MAX_LINE) {
+			/* like the core: cut, and the ending is not told */
 			len = MOCK_MAX_LINE;
-			flags |= KURIR_LINE_TOOLONG;
+			flags = KURIR_LINE_TOOLONG;
 		}
 		line = malloc(len + 1);
 		memcpy(line, c->in, len);

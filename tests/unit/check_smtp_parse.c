@@ -391,6 +391,13 @@ START_TEST(test_dot_toolong)
 	    KURIR_LINE_TOOLONG, &out, &outlen), 0);
 	ck_assert_int_eq(smtp_dot_line(&d, ".", 1, KURIR_LINE_CRLF, &out,
 	    &outlen), 1);
+	/* the core's cut line carries no ending: "." after it still ends */
+	smtp_dot_init(&d);
+	ck_assert_int_eq(smtp_dot_line(&d, "xxxx", 4, KURIR_LINE_TOOLONG,
+	    &out, &outlen), 0);
+	ck_assert_int_eq(smtp_dot_line(&d, ".", 1, KURIR_LINE_CRLF, &out,
+	    &outlen), 1);
+	ck_assert_int_eq(d.toolong, 1);
 }
 END_TEST
 

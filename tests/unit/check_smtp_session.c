@@ -482,17 +482,36 @@ START_TEST(test_async_commit)
 	mock_auto_work = 0;
 	mock_feeds(c, EHLO_MAIL_RCPT "DATA\r\nx\r\n.\r\nNOOP\r\n");
 	mock_out(c);
-	/* paused: no reply to DATA and NOOP waits, nothing stored yet */
+	/* the delivery is opened off the loop: no 354 before it is */
 	ck_assert_int_eq(c->paused, 1);
 	ck_assert_int_eq(mock_pending_work, 1);
-	ck_assert_str_eq(mock_out(c), "");
+	mock_run_work();
+	mock_feeds(c, "");
+	ck_assert_str_eq(mock_out(c), "354 End data with <CR><LF>.<CR><LF>"
+	    "\r\n");
+	/* committing: no reply to DATA, NOOP waits, nothing stored yet */
+	ck_assert_int_eq(c->paused, 1);
+	ck_assert_int_eq(mock_pending_work, 1);
+	ck_assert_uint_eq(mock_nmsgs, 0);
 	mock_run_work();
 	mock_feeds(c, "");
 	ck_assert_str_eq(mock_out(c), "250 2.0.0 Ok: queued as "
 	    "ABCDEF01234567890001\r\n250 2.0.0 Ok\r\n");
+	ck_assert_uint_eq(mock_nmsgs, 1);
 	/* the client goes away during the commit: freed after it */
 	mock_feeds(c, "MAIL FROM:<a@b>\r\nRCPT TO:<alice@localhost>\r\n"
 	    "DATA\r\ny\r\n.\r\n");
+	mock_run_work();
+	mock_feeds(c, "");
+	ck_assert_int_eq(mock_pending_work, 1);
+	c->gone = 1;
+	smtp_on_close(c->sess);
+	mock_run_work();
+	ck_assert_uint_eq(mock_nmsgs, 2);
+	mock_close(c);
+	/* ... and while the delivery is being opened */
+	c = mock_connect("smtp");
+	mock_feeds(c, EHLO_MAIL_RCPT "DATA\r\n");
 	ck_assert_int_eq(mock_pending_work, 1);
 	c->gone = 1;
 	smtp_on_close(c->sess);
