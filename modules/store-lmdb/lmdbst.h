@@ -54,6 +54,8 @@
  * in memory, so no transaction may carry a whole big message. */
 #define LMDBST_STAGE_MIN	(4ull << 20)
 #define LMDBST_STAGE_STEP	(4ull << 20)
+/* Period of the notify_fd() timer used when inotify is exhausted. */
+#define LMDBST_NOTIFY_POLL_MS	500
 
 /* Settings, read once at init from the configuration. */
 struct lmdbst_conf {
@@ -301,6 +303,9 @@ int	 lmdbst_uids_add(struct lmdbst_uids *u, uint32_t a, uint32_t b);
 void	 lmdbst_uids_free(struct lmdbst_uids *u);
 
 int	 lmdbst_expunge_one(struct lmdbst_env *e, uint32_t id, uint32_t uid);
+
+/* lmdbst_notify.c */
+int	 lmdbst_notify_timer(void);
 
 /* lmdbst_cache.c */
 int	 lmdbst_cache_flush(struct kurir_mailbox *mb);
