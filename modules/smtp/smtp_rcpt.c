@@ -141,6 +141,7 @@ smtp_rcpt_add(struct smtp_session *s, const char *addr,
 	struct smtp_txn *t = &s->txn;
 	struct smtp_resolve rs;
 	char full[SMTP_PATH_MAX + 1], dom[SMTP_DOMAIN_MAX + 1], esc[128];
+	char oesc[128];
 	const char *domain;
 	size_t before, i;
 	int r;
@@ -174,8 +175,18 @@ smtp_rcpt_add(struct smtp_session *s, const char *addr,
 	if (r == KURIR_OK && rs.err == 0 && !rs.full && rs.remote == 0 &&
 	    (r = smtp_rcpt_keep(t, addr, p)) == KURIR_OK) {
 		s->state = SMTP_S_RCPT;
-		smtp_api->conn_log(s->conn, KURIR_LOG_INFO, "%s: to=<%s>",
-		    t->qid, esc);
+		/* DSN parameters are kept with the recipient (for the
+		 * outbound queue's bounces) and logged with it. */
+		smtp_api->conn_log(s->conn, KURIR_LOG_INFO,
+		    "%s: to=<%s>%s%s%s%s%s%s%s", t->qid, esc,
+		    p->notify != 0 ? " notify=" : "",
+		    p->notify & SMTP_NOTIFY_NEVER ? "NEVER" : "",
+		    p->notify & SMTP_NOTIFY_SUCCESS ? "S" : "",
+		    p->notify & SMTP_NOTIFY_FAILURE ? "F" : "",
+		    p->notify & SMTP_NOTIFY_DELAY ? "D" : "",
+		    p->orcpt[0] != '\0' ? " orcpt=" : "",
+		    smtp_api->log_escape(oesc, sizeof(oesc), p->orcpt,
+		    strlen(p->orcpt)));
 		smtp_reply(s, 250, "2.1.5", "Recipient OK");
 		return;
 	}
