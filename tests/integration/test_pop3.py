@@ -173,6 +173,7 @@ class Pop3Base(unittest.TestCase):
     # Module keys go in a file: kurirctl gets the -o's and knows no
     # protocol module's keys.
     config_text = 'pop3_max_errors = 30\n'
+    protocols = 'pop3'
 
     @classmethod
     def setUpClass(cls):
@@ -181,7 +182,7 @@ class Pop3Base(unittest.TestCase):
              'auth_throttle_delay_ms': '0',
              'passwd_scheme': 'sha512-crypt'}
         o.update(cls.overrides)
-        cls.k = kt.Kurird(storage=cls.backend, protocols='pop3',
+        cls.k = kt.Kurird(storage=cls.backend, protocols=cls.protocols,
                           overrides=o, workers=2,
                           config_text=cls.config_text).start()
         cls.nuser = 0

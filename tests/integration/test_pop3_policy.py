@@ -2,11 +2,14 @@
 refused without TLS (allow_plaintext_loopback = no stands in for a remote
 client), pop3_delete_action = trash, the limit keys (pop3_idle_timeout,
 pop3_max_line_length, pop3_max_errors), the core's login throttling, and
-`storage =` empty answered with -ERR [SYS/TEMP].  The helpers and the base
+`storage =` empty answered with -ERR [SYS/TEMP], and POP3 and IMAP
+agreeing on the same maildrop (UIDs, \\Seen, expunges).  The helpers and the base
 class come from test_pop3.py.
 """
 import base64
+import imaplib
 import os
+import re
 import sys
 import time
 import unittest
@@ -155,6 +158,50 @@ class Pop3NoStorage(unittest.TestCase):
 
 
 
+class Pop3Imap(Pop3Base):
+    """POP3 and IMAP on one server see the same INBOX: UIDL is IMAP's
+    UIDVALIDITY and UID, RETR's \\Seen shows over IMAP, and a message
+    POP3 deleted is gone from IMAP."""
+    protocols = 'pop3 imap'
+
+    def imap(self, user):
+        m = imaplib.IMAP4('127.0.0.1', self.k.port('imap'), timeout=15)
+        m.login(user, PASSWORD)
+        return m
+
+    def test_same_maildrop(self):
+        u = self.user()
+        for i in range(4):
+            self.put(u, b'Subject: %d\r\n\r\nbody %d\r\n' % (i, i))
+        c = self.login(u)
+        st, body = c.multi('UIDL')
+        uidl = [l.split()[1].decode() for l in multi_lines(body)]
+        c.multi('RETR 2')
+        c.multi('TOP 3 0')
+        self.assertTrue(c.cmd('DELE 4').startswith('+OK'))
+        self.assertTrue(c.cmd('QUIT').startswith('+OK'))
+        m = self.imap(u)
+        typ, data = m.select('INBOX')
+        self.assertEqual(typ, 'OK')
+        self.assertEqual(int(data[0]), 3)
+        typ, data = m.response('UIDVALIDITY')
+        uv = int(data[0])
+        typ, data = m.uid('FETCH', '1:*', '(UID FLAGS)')
+        self.assertEqual(typ, 'OK')
+        got = {}
+        for item in data:
+            line = item.decode() if isinstance(item, bytes) else \
+                item[0].decode()
+            uid = int(re.search(r'UID (\d+)', line).group(1))
+            got[uid] = '\\Seen' in re.search(r'FLAGS \(([^)]*)\)',
+                                               line).group(1)
+        want = ['%08x%08x' % (uv, uid) for uid in sorted(got)]
+        self.assertEqual(want, uidl[:3])
+        uids = sorted(got)
+        self.assertEqual([got[x] for x in uids], [False, True, False])
+        m.logout()
+
+
 def load_tests(loader, tests, pattern):
     suite = unittest.TestSuite()
     for b in kt.backends():
@@ -167,6 +214,10 @@ def load_tests(loader, tests, pattern):
                  'test_max_errors', 'test_throttled_failures'):
         suite.addTest(lim(name))
     suite.addTests(loader.loadTestsFromTestCase(Pop3NoStorage))
+    if kt.have_module('imap'):
+        im = type('Pop3Imap_' + kt.backends()[0], (Pop3Imap,),
+                  {'backend': kt.backends()[0]})
+        suite.addTest(im('test_same_maildrop'))
     return suite
 
 
