@@ -819,6 +819,8 @@ TESTS = [t_smtplib_roundtrip, t_commands, t_ehlo_per_port, t_pipelining,
 
 
 def run(k, be, tests):
+    """Run tests, then stop the server: a clean exit, and no sanitizer
+    report (leaks, UB) in its log."""
     for t in tests:
         t0 = time.time()
         try:
@@ -827,6 +829,10 @@ def run(k, be, tests):
             print(k.log_text()[-4000:])
             raise
         print('%s: %s %.2fs' % (be, t.__name__, time.time() - t0))
+    rc = k.stop()
+    log = k.log_text()
+    check(rc == 0 and 'Sanitizer' not in log and 'runtime error' not in log,
+          'kurird exit %r:\n%s' % (rc, log[-4000:]))
 
 
 def main():
