@@ -17,6 +17,7 @@
 #include "log.h"
 #include "login.h"
 #include "module.h"
+#include "queue.h"
 
 static void
 api_log(struct kurir_module *mod, int level, const char *fmt, ...)
@@ -144,6 +145,20 @@ static const struct kurir_core_api core_api = {
 	.login_plain = login_plain,
 	.is_local_domain = address_is_local_domain,
 	.rcpt_resolve = address_rcpt_resolve,
+	/* ABI 1.0, queue (core/queue*.c) */
+	.queue_begin = queue_begin,
+	.queue_write = queue_write,
+	.queue_add_rcpt = queue_add_rcpt,
+	.queue_commit = queue_commit,
+	.queue_abort = queue_abort,
+	.queue_scan = queue_scan,
+	.queue_open = queue_open,
+	.queue_info = queue_info,
+	.queue_rcpt = queue_rcpt,
+	.queue_read = queue_read,
+	.queue_set_rcpt = queue_set_rcpt,
+	.queue_save = queue_save,
+	.queue_close = queue_close,
 };
 
 const struct kurir_core_api *

@@ -10,6 +10,7 @@ int	ctl_user(int argc, char **argv);	/* ctl_user.c */
 int	ctl_alias(int argc, char **argv);	/* ctl_user.c */
 int	ctl_pw(int argc, char **argv);		/* ctl_user.c */
 int	ctl_mailbox(int argc, char **argv);	/* ctl_mailbox.c */
+int	ctl_queue(int argc, char **argv);	/* ctl_queue.c */
 
 /* Fills the storage parameters of a user from the auth module; quota
  * defaults come from the config.  Returns 0 or a KURIR_E_* status. */

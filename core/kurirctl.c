@@ -32,6 +32,8 @@ static const struct ctl_command {
 	{ "alias", ctl_alias, "alias add|del|list ..." },
 	{ "pw", ctl_pw, "pw hash [--scheme S]" },
 	{ "mailbox", ctl_mailbox, "mailbox list USER | status USER MAILBOX" },
+	{ "queue", ctl_queue, "queue list | show ID | flush [ID] | remove ID | "
+	    "hold ID | release ID" },
 };
 #define NCOMMANDS	(sizeof(ctl_commands) / sizeof(ctl_commands[0]))
 

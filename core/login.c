@@ -96,6 +96,27 @@ get_throttle(void)
 	return throttle;
 }
 
+int
+login_check_config(char *err, size_t errlen)
+{
+	struct throttle_conf	 tc;
+	struct throttle		*t;
+	const char		*ex = config_str("auth_throttle_exempt");
+	int			 rc;
+
+	memset(&tc, 0, sizeof(tc));
+	tc.max_entries = 1;
+	if (ex == NULL || *ex == '\0')
+		return 0;
+	if ((t = throttle_new(&tc)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = throttle_set_exempt(t, ex, err, errlen);
+	throttle_free(t);
+	return rc;
+}
+
 void
 login_reset(void)
 {

@@ -32,5 +32,9 @@ int		 login_plain(struct kurir_conn *c, const char *user,
 
 /* Drop the throttle table (after fork, or to re-read its keys). */
 void		 login_reset(void);
+/* Check the values of the login keys the config parser cannot (the
+ * networks of auth_throttle_exempt): 0, or -1 with a message naming the
+ * key, for kurird -t and start-up. */
+int		 login_check_config(char *err, size_t errlen);
 
 #endif

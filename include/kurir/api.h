@@ -59,6 +59,65 @@ typedef int kurir_rcpt_cb(void *arg, const char *address, int is_local);
 
 #define KURIR_PRINTF(f, a)	__attribute__((format(printf, f, a)))
 
+/* ---- the outbound queue (ABI 1.0, queue) ---------------------------- */
+struct kurir_queue;		/* a message being queued */
+struct kurir_queue_entry;	/* a queued message opened by its runner */
+
+/* DSN RET (RFC 3461); 0: not given. */
+#define KURIR_QRET_FULL		1u
+#define KURIR_QRET_HDRS		2u
+/* DSN NOTIFY bits (RFC 3461); 0: not given (failures are reported). */
+#define KURIR_QNOTIFY_NEVER	0x01u
+#define KURIR_QNOTIFY_SUCCESS	0x02u
+#define KURIR_QNOTIFY_FAILURE	0x04u
+#define KURIR_QNOTIFY_DELAY	0x08u
+/* A recipient's state. */
+#define KURIR_QRCPT_PENDING	0u	/* still to deliver */
+#define KURIR_QRCPT_SENT	1u	/* the next hop said 2xx */
+#define KURIR_QRCPT_FAILED	2u	/* permanent failure: bounced */
+
+#define KURIR_QID_MAX		32
+#define KURIR_QADDR_MAX		320
+#define KURIR_QENVID_MAX	100
+#define KURIR_QORCPT_MAX	500
+#define KURIR_QDIAG_MAX		511
+
+struct kurir_queue_params {
+	uint32_t	 size;		/* sizeof(struct kurir_queue_params) */
+	uint32_t	 ret;		/* KURIR_QRET_* or 0 */
+	uint32_t	 smtputf8;	/* the message needs SMTPUTF8 */
+	const char	*envid;		/* xtext ENVID or NULL */
+};
+
+struct kurir_queue_info {
+	uint32_t	 size;		/* set by the caller: sizeof() */
+	uint32_t	 ret;
+	uint32_t	 smtputf8;
+	uint32_t	 body8bit;	/* a byte >= 0x80 in the message */
+	uint32_t	 hold;		/* held by kurirctl: not delivered */
+	uint32_t	 attempts;
+	uint32_t	 nrcpt;
+	int64_t		 created;	/* seconds since the epoch */
+	int64_t		 next_retry;
+	uint64_t	 msg_size;
+	char		 id[KURIR_QID_MAX + 1];
+	char		 sender[KURIR_QADDR_MAX + 1];	/* "": a bounce */
+	char		 envid[KURIR_QENVID_MAX + 1];
+};
+
+struct kurir_queue_rcpt {
+	uint32_t	 size;		/* set by the caller: sizeof() */
+	uint32_t	 state;		/* KURIR_QRCPT_* */
+	uint32_t	 notify;	/* KURIR_QNOTIFY_* or 0 */
+	char		 address[KURIR_QADDR_MAX + 1];
+	char		 orcpt[KURIR_QORCPT_MAX + 1];	/* "" if none */
+	char		 diag[KURIR_QDIAG_MAX + 1];	/* last reply or error */
+};
+
+/* One entry of queue_scan(); return 0 to go on. */
+typedef int kurir_queue_scan_cb(void *arg, const char *id,
+    int64_t next_retry, uint32_t hold);
+
 struct kurir_core_api {
 	uint32_t	 size;		/* sizeof(struct kurir_core_api) */
 	uint32_t	 abi_major;
@@ -171,6 +230,50 @@ struct kurir_core_api {
 	int	 (*is_local_domain)(const char *domain);
 	int	 (*rcpt_resolve)(const char *address, kurir_rcpt_cb *cb,
 		    void *arg);
+
+	/* ---- ABI 1.0, queue ----------------------------------------
+	 * The outbound queue (STATE_DIR/queue), owned by the core because
+	 * protocol modules never call each other: the smtp module queues,
+	 * the relay module delivers.  Unlike the rest of this table, every
+	 * queue_* function may be called from any thread (they only touch
+	 * files; one handle is used by one thread at a time).
+	 *
+	 * Producing: queue_begin, queue_write (the raw message, CR LF
+	 * lines), queue_add_rcpt for each recipient, then queue_commit,
+	 * which makes the entry durable (fsync'd, renamed, directory
+	 * fsync'd) before it returns the queue id; only then may SMTP say
+	 * 250.  commit and abort free q either way. */
+	int	 (*queue_begin)(const char *sender,
+		    const struct kurir_queue_params *p,
+		    struct kurir_queue **q_r);
+	int	 (*queue_write)(struct kurir_queue *q, const void *buf,
+		    size_t len);
+	int	 (*queue_add_rcpt)(struct kurir_queue *q, const char *rcpt,
+		    uint32_t notify, const char *orcpt);
+	int	 (*queue_commit)(struct kurir_queue *q, char *id_r,
+		    size_t idcap);
+	void	 (*queue_abort)(struct kurir_queue *q);
+	/* Running: queue_scan lists every entry (cb returns 0 to go on);
+	 * queue_open loads one (KURIR_E_NOTFOUND once removed); the
+	 * runner reads it, records per-recipient results with
+	 * queue_set_rcpt and makes them durable with queue_save, which
+	 * counts an attempt, sets the next retry time and removes the
+	 * entry when no recipient is pending.  Changes made meanwhile by
+	 * kurirctl (hold, remove) win over the runner's. */
+	int	 (*queue_scan)(kurir_queue_scan_cb *cb, void *arg);
+	int	 (*queue_open)(const char *id,
+		    struct kurir_queue_entry **e_r);
+	int	 (*queue_info)(struct kurir_queue_entry *e,
+		    struct kurir_queue_info *i_r);
+	int	 (*queue_rcpt)(struct kurir_queue_entry *e, uint32_t i,
+		    struct kurir_queue_rcpt *r_r);
+	int	 (*queue_read)(struct kurir_queue_entry *e, uint64_t offset,
+		    void *buf, size_t len, size_t *n_r);
+	int	 (*queue_set_rcpt)(struct kurir_queue_entry *e, uint32_t i,
+		    uint32_t state, const char *diag);
+	int	 (*queue_save)(struct kurir_queue_entry *e,
+		    int64_t next_retry);
+	void	 (*queue_close)(struct kurir_queue_entry *e);
 };
 
 #endif /* KURIR_API_H */

@@ -73,6 +73,7 @@ struct md_rec {
 	int64_t		 date;
 	char		*name;		/* file name within cur/ or new/ */
 	uint32_t	 seen;		/* scratch for the directory scan */
+	uint32_t	 dirty;		/* changed since read: to be saved */
 };
 
 struct md_tomb {
@@ -91,6 +92,11 @@ struct md_index {
 	size_t		 ntombs, captombs;
 	char		*kw[MD_NKEYWORDS];
 	size_t		 nkw;
+	/* the file as read: lines, tombstones on disk, ends with '\n' */
+	uint32_t	 on_disk;
+	uint32_t	 tail_ok;
+	size_t		 nlines;
+	size_t		 ntombs_disk;
 };
 
 struct kurir_store {
@@ -149,7 +155,8 @@ void	 md_index_init(struct md_index *ix);
 void	 md_index_free(struct md_index *ix);
 int	 md_index_read(const char *dir, struct md_index *ix);
 int	 md_index_parse_line(struct md_index *ix, char *line);
-int	 md_index_write(const char *dir, const struct md_index *ix);
+int	 md_index_write(const char *dir, struct md_index *ix);
+int	 md_index_save(const char *dir, struct md_index *ix);
 struct md_rec *md_index_add(struct md_index *ix);
 struct md_rec *md_index_find(struct md_index *ix, uint32_t uid);
 int	 md_index_tomb(struct md_index *ix, uint32_t uid, uint64_t modseq);

@@ -92,6 +92,7 @@ md_commit_staged(const char *root, const char *dir, struct md_staged *s,
 			rc = KURIR_E_NOMEM;
 			goto undo;
 		}
+		r->dirty = 1;
 		r->uid = s[i].uid = ix.nextuid++;
 		r->modseq = ++ix.highestmodseq;
 		r->flags = s[i].flags;
@@ -104,7 +105,7 @@ md_commit_staged(const char *root, const char *dir, struct md_staged *s,
 		rc = md_errno(errno);
 		goto undo;
 	}
-	if ((rc = md_index_write(dir, &ix)) != KURIR_OK)
+	if ((rc = md_index_save(dir, &ix)) != KURIR_OK)
 		goto undo;
 	if (uidvalidity_r != NULL)
 		*uidvalidity_r = ix.uidvalidity;

@@ -162,6 +162,7 @@ md_msg_flags(struct kurir_mailbox *mb, const struct kurir_uid_range *set,
 			continue;	/* expunged meanwhile */
 		if (rc != KURIR_OK)
 			goto out_write;
+		r->dirty = 1;
 		if (nf != r->flags || nk != r->kwbits) {
 			r->flags = nf;
 			r->kwbits = nk;
@@ -171,7 +172,7 @@ md_msg_flags(struct kurir_mailbox *mb, const struct kurir_uid_range *set,
 	}
 out_write:
 	if (dirty) {
-		int wrc = md_index_write(mb->dir, &ix);
+		int wrc = md_index_save(mb->dir, &ix);
 
 		if (rc == KURIR_OK)
 			rc = wrc;
@@ -249,14 +250,15 @@ md_msg_expunge(struct kurir_mailbox *mb, const struct kurir_uid_range *set,
 	}
 	ix.nrecs = o;
 	if (dirty) {
-		int wrc = md_index_write(mb->dir, &ix);
+		int wrc;
 
+		/* the unlinks first: a tombstone must not outlive a file
+		 * that a crash brings back (it would return as new mail) */
+		snprintf(path, sizeof(path), "%s/cur", mb->dir);
+		md_fsync_dir(path);
+		wrc = md_index_save(mb->dir, &ix);
 		if (rc == KURIR_OK)
 			rc = wrc;
-		if (md_fsync_dir(mb->dir) == 0) {
-			snprintf(path, sizeof(path), "%s/cur", mb->dir);
-			md_fsync_dir(path);
-		}
 	}
 	md_unlock(lfd);
 	md_quota_add(mb->st->root, -gone_bytes, -gone_msgs);

@@ -107,6 +107,7 @@ scan_entry(struct md_scan *sc, const char *name, uint32_t in_new)
 		free(r->name);
 		r->name = dup;
 		r->in_new = in_new;
+		r->dirty = 1;
 		md_info_parse(name, &flags, &kw);
 		if (flags != r->flags || kw != r->kwbits) {
 			r->flags = flags;
@@ -201,6 +202,7 @@ scan_adopt(struct md_scan *sc, const char *dir, struct md_newfile *nf)
 	md_info_parse(name, &r->flags, &r->kwbits);
 	r->uid = sc->ix->nextuid++;
 	r->modseq = ++sc->ix->highestmodseq;
+	r->dirty = 1;
 	sc->changed = 1;
 	return 0;
 }
@@ -273,7 +275,7 @@ md_sync_locked(const char *root, const char *dir, struct md_index *ix)
 			goto out;
 	}
 	if (sc.changed)
-		rc = md_index_write(dir, ix);
+		rc = md_index_save(dir, ix);
 out:
 	for (i = 0; i < sc.nnf; i++)
 		free(sc.nf[i].name);

@@ -10,9 +10,16 @@
  *
  * "n" or "c" says whether the file was last seen in new/ or cur/; the
  * file name is the rest of the line (it carries the flags).  Tombstones
- * let changes_since() report expunged UIDs (QRESYNC).  The file is only
- * written under kurir-uidlist.lock and replaced atomically (temp file,
- * fsync, rename, directory fsync), so readers never see half of it.
+ * let changes_since() report expunged UIDs (QRESYNC).
+ *
+ * The file is a log: a change appends lines (O_APPEND, then fsync: one
+ * fsync and no directory fsync per change) and a later line for a UID
+ * replaces an earlier one; a tombstone removes the UID.  NEXTUID and
+ * HIGHESTMODSEQ are the header's or above the largest seen.  When the
+ * log holds more than twice the live lines it is compacted: rewritten
+ * whole to a temp file, fsync'd, renamed over, directory fsync'd.  Only
+ * writers holding kurir-uidlist.lock touch it; a reader without the lock
+ * ignores a last line without its newline (a write in progress).
  *
  * A damaged message line is skipped (the file behind it is found again by
  * the next directory scan and gets a fresh UID; UIDs are never reused as
@@ -118,12 +125,23 @@ md_index_tomb(struct md_index *ix, uint32_t uid, uint64_t modseq)
 	return KURIR_OK;
 }
 
+/* by uid, then by position in the log */
 static int
 rec_cmp(const void *a, const void *b)
 {
 	const struct md_rec *x = a, *y = b;
 
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return x->seen < y->seen ? -1 : x->seen > y->seen;
+}
+
+static int
+u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static int
@@ -170,6 +188,7 @@ md_index_parse_line(struct md_index *ix, char *line)
 	r->date = date;
 	r->size = size;
 	r->in_new = where == 'n';
+	r->seen = (uint32_t)ix->nlines;	/* order in the log */
 	md_info_parse(name, &r->flags, &r->kwbits);
 	if (uid >= ix->nextuid)
 		ix->nextuid = (uint32_t)uid + 1;
@@ -186,6 +205,7 @@ md_index_read(const char *dir, struct md_index *ix)
 	char		 line[1024], path[4096];
 	unsigned long	 v, n;
 	unsigned long long m;
+	uint32_t	*dead = NULL;
 	FILE		*fp;
 	size_t		 len, i, o;
 	int		 bad = 0, skipping = 0, first = 1;
@@ -193,16 +213,20 @@ md_index_read(const char *dir, struct md_index *ix)
 	snprintf(path, sizeof(path), "%s/%s", dir, MD_UIDLIST);
 	if ((fp = fopen(path, "re")) == NULL)
 		return errno == ENOENT ? KURIR_E_NOTFOUND : md_errno(errno);
+	ix->tail_ok = 1;
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		len = strlen(line);
 		if (len == 0 || line[len - 1] != '\n') {
-			/* over-long line: skip it whole */
-			if (!feof(fp)) {
-				skipping = 1;
-				continue;
+			if (feof(fp)) {
+				/* a last line still being written */
+				ix->tail_ok = 0;
+				break;
 			}
-		} else
-			line[--len] = '\0';
+			skipping = 1;	/* over-long line: skip it whole */
+			continue;
+		}
+		line[--len] = '\0';
+		ix->nlines++;
 		if (skipping) {
 			skipping = 0;
 			bad++;
@@ -224,33 +248,59 @@ md_index_read(const char *dir, struct md_index *ix)
 		if (md_index_parse_line(ix, line) == -1)
 			bad++;
 	}
+	if (skipping)
+		ix->tail_ok = 0;
 	fclose(fp);
 	if (first)
 		return KURIR_E_CORRUPT;
 	if (bad > 0)
 		md_log(KURIR_LOG_WARNING, "%s: %d damaged line(s) skipped",
 		    path, bad);
-	/* ascending UIDs, no duplicates; tombstones by modseq */
+	/* ascending UIDs; the last line of a UID wins; tombstoned UIDs go */
 	if (ix->nrecs > 1)
 		qsort(ix->recs, ix->nrecs, sizeof(ix->recs[0]), rec_cmp);
+	if (ix->ntombs > 0 &&
+	    (dead = calloc(ix->ntombs, sizeof(*dead))) == NULL)
+		return KURIR_E_NOMEM;
+	for (i = 0; i < ix->ntombs; i++)
+		dead[i] = ix->tombs[i].uid;
+	if (ix->ntombs > 1)
+		qsort(dead, ix->ntombs, sizeof(*dead), u32_cmp);
 	for (i = 0, o = 0; i < ix->nrecs; i++) {
-		if (o > 0 && ix->recs[o - 1].uid == ix->recs[i].uid) {
-			free(ix->recs[i].name);
+		struct md_rec *r = &ix->recs[i];
+
+		r->seen = 0;
+		if ((i + 1 < ix->nrecs && ix->recs[i + 1].uid == r->uid) ||
+		    (ix->ntombs > 0 && bsearch(&r->uid, dead, ix->ntombs,
+		    sizeof(*dead), u32_cmp) != NULL)) {
+			free(r->name);
 			continue;
 		}
-		ix->recs[o++] = ix->recs[i];
+		ix->recs[o++] = *r;
 	}
 	ix->nrecs = o;
+	free(dead);
 	if (ix->ntombs > 1)
 		qsort(ix->tombs, ix->ntombs, sizeof(ix->tombs[0]), tomb_cmp);
 	for (i = 0; i < ix->ntombs; i++)
 		if (ix->tombs[i].modseq > ix->highestmodseq)
 			ix->highestmodseq = ix->tombs[i].modseq;
+	ix->ntombs_disk = ix->ntombs;
+	ix->on_disk = 1;
 	return KURIR_OK;
 }
 
+static int
+write_rec(FILE *fp, const struct md_rec *r)
+{
+	return fprintf(fp, "%" PRIu32 " %" PRIu64 " %lld %" PRIu64 " %c %s\n",
+	    r->uid, r->modseq, (long long)r->date, r->size,
+	    r->in_new ? 'n' : 'c', r->name);
+}
+
+/* Rewrite the whole file (compaction, or a new index). */
 int
-md_index_write(const char *dir, const struct md_index *ix)
+md_index_write(const char *dir, struct md_index *ix)
 {
 	char	 tmp[4096], dst[4096];
 	FILE	*fp;
@@ -268,13 +318,8 @@ md_index_write(const char *dir, const struct md_index *ix)
 	}
 	fprintf(fp, "K1 V%" PRIu32 " N%" PRIu32 " M%" PRIu64 "\n",
 	    ix->uidvalidity, ix->nextuid, ix->highestmodseq);
-	for (i = 0; i < ix->nrecs; i++) {
-		const struct md_rec *r = &ix->recs[i];
-
-		fprintf(fp, "%" PRIu32 " %" PRIu64 " %lld %" PRIu64 " %c %s\n",
-		    r->uid, r->modseq, (long long)r->date, r->size,
-		    r->in_new ? 'n' : 'c', r->name);
-	}
+	for (i = 0; i < ix->nrecs; i++)
+		write_rec(fp, &ix->recs[i]);
 	for (i = 0; i < ix->ntombs; i++)
 		fprintf(fp, "X %" PRIu32 " %" PRIu64 "\n", ix->tombs[i].uid,
 		    ix->tombs[i].modseq);
@@ -291,6 +336,63 @@ md_index_write(const char *dir, const struct md_index *ix)
 	}
 	if (md_fsync_dir(dir) == -1)
 		return md_errno(errno);
+	for (i = 0; i < ix->nrecs; i++)
+		ix->recs[i].dirty = 0;
+	ix->on_disk = 1;
+	ix->tail_ok = 1;
+	ix->nlines = 1 + ix->nrecs + ix->ntombs;
+	ix->ntombs_disk = ix->ntombs;
+	return KURIR_OK;
+}
+
+/* Save the changes: the dirty records and the new tombstones appended
+ * to the log and fsync'd, or the whole file rewritten when it is new or
+ * more than half dead. */
+int
+md_index_save(const char *dir, struct md_index *ix)
+{
+	char	 path[4096];
+	FILE	*fp;
+	size_t	 i, n = 0;
+	int	 fd, e;
+
+	if (!ix->on_disk || ix->nlines > 2 * (ix->nrecs + ix->ntombs) + 64)
+		return md_index_write(dir, ix);
+	snprintf(path, sizeof(path), "%s/%s", dir, MD_UIDLIST);
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return md_index_write(dir, ix);
+		return md_errno(errno);
+	}
+	if ((fp = fdopen(fd, "a")) == NULL) {
+		e = errno;
+		close(fd);
+		return md_errno(e);
+	}
+	if (!ix->tail_ok)
+		fputc('\n', fp);	/* end a torn line: it stays damaged */
+	for (i = 0; i < ix->nrecs; i++) {
+		if (!ix->recs[i].dirty)
+			continue;
+		write_rec(fp, &ix->recs[i]);
+		n++;
+	}
+	for (i = ix->ntombs_disk; i < ix->ntombs; i++, n++)
+		fprintf(fp, "X %" PRIu32 " %" PRIu64 "\n", ix->tombs[i].uid,
+		    ix->tombs[i].modseq);
+	if (fflush(fp) == EOF || ferror(fp) || md_fsync(fileno(fp)) == -1) {
+		e = errno;
+		fclose(fp);
+		/* what got out is valid lines or a torn last one */
+		return md_errno(e);
+	}
+	if (fclose(fp) == EOF)
+		return md_errno(errno);
+	for (i = 0; i < ix->nrecs; i++)
+		ix->recs[i].dirty = 0;
+	ix->tail_ok = 1;
+	ix->nlines += n;
+	ix->ntombs_disk = ix->ntombs;
 	return KURIR_OK;
 }
 

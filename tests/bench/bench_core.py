@@ -86,7 +86,8 @@ def _accept_loop(port, use_tls, seconds, q):
     ctx = kt.tls_context() if use_tls else None
     n = 0
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    # Bounded, so that TIME_WAIT cannot use up the ephemeral ports.
+    while time.monotonic() < end and n < 20000:
         s = socket.create_connection(('127.0.0.1', port), 10)
         if ctx is not None:
             s = ctx.wrap_socket(s)

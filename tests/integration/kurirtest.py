@@ -133,6 +133,9 @@ class Kurird:
         self.proc = subprocess.Popen(self.args(), stdout=self.log,
                                      stderr=subprocess.STDOUT,
                                      start_new_session=True)
+        # kill9() waits for this group to empty: a surviving worker
+        # would still hold the listeners the next start() must bind.
+        self._pgid = self.proc.pid
         if wait:
             self.wait_ready()
         return self

@@ -480,6 +480,20 @@ START_TEST(test_exempt)
 }
 END_TEST
 
+START_TEST(test_check_config)
+{
+	char	err[128];
+
+	reset();
+	conf_exempt = "127.0.0.0/8 ::1";
+	ck_assert_int_eq(login_check_config(err, sizeof(err)), 0);
+	conf_exempt = "127.0.0.0/8 not-a-net";
+	ck_assert_int_eq(login_check_config(err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "auth_throttle_exempt"));
+	ck_assert_ptr_nonnull(strstr(err, "not-a-net"));
+}
+END_TEST
+
 START_TEST(test_login_plain)
 {
 	struct kurir_sasl	*s;
@@ -669,6 +683,7 @@ login_suite(void)
 	tcase_add_test(tc, test_fail_delay);
 	tcase_add_test(tc, test_lockout);
 	tcase_add_test(tc, test_exempt);
+	tcase_add_test(tc, test_check_config);
 	tcase_add_test(tc, test_login_plain);
 	tcase_add_test(tc, test_authzid);
 	tcase_add_test(tc, test_scram);

@@ -200,9 +200,11 @@ START_TEST(t_uidlist_parse)
 	ck_assert_uint_eq(ix.nrecs, 4);
 	ck_assert_uint_eq(ix.recs[0].uid, 1);
 	ck_assert(ix.recs[0].in_new);
+	/* a log: the later line of uid 3 wins */
 	ck_assert_uint_eq(ix.recs[1].uid, 3);
-	ck_assert_str_eq(ix.recs[1].name, "c.host:2,S");
-	ck_assert_uint_eq(ix.recs[1].flags, KURIR_FLAG_SEEN);
+	ck_assert_str_eq(ix.recs[1].name, "duplicate:2,");
+	ck_assert_uint_eq(ix.recs[1].modseq, 9);
+	ck_assert_uint_eq(ix.recs[1].flags, 0);
 	ck_assert_uint_eq(ix.recs[2].uid, 5);
 	ck_assert_str_eq(ix.recs[2].name, "name with spaces:2,");
 	ck_assert_uint_eq(ix.recs[3].uid, 9);
@@ -216,6 +218,70 @@ START_TEST(t_uidlist_parse)
 	ck_assert_uint_eq(ix.nrecs, 4);
 	ck_assert_uint_eq(ix.nextuid, 10);
 	ck_assert_str_eq(ix.recs[2].name, "name with spaces:2,");
+	md_index_free(&ix);
+	/* a tombstone removes an earlier line; a torn last line (a write
+	 * in progress or cut by a crash) is ignored, and the next save
+	 * ends it first */
+	write_text(path, "K1 V7 N1 M0\n"
+	    "1 1 1700000000 5 c one:2,\n"
+	    "2 2 1700000000 5 c two:2,\n"
+	    "X 1 3\n"
+	    "3 4 1700000000 5 c thr");
+	ck_assert_int_eq(md_index_read(scratch, &ix), KURIR_OK);
+	ck_assert_uint_eq(ix.nrecs, 1);
+	ck_assert_uint_eq(ix.recs[0].uid, 2);
+	ck_assert_uint_eq(ix.nextuid, 3);
+	ck_assert_uint_eq(ix.highestmodseq, 3);
+	ck_assert_uint_eq(ix.ntombs, 1);
+	{
+		struct md_rec	*r = md_index_add(&ix);
+		struct stat	 sb1, sb2;
+
+		r->uid = ix.nextuid++;
+		r->modseq = ++ix.highestmodseq;
+		r->name = strdup("four:2,S");
+		r->size = 9;
+		r->dirty = 1;
+		ck_assert_int_eq(md_index_tomb(&ix, 2, ++ix.highestmodseq),
+		    KURIR_OK);
+		ix.recs[0] = ix.recs[1];	/* uid 2 goes */
+		ix.nrecs = 1;
+		ck_assert_int_eq(stat(path, &sb1), 0);
+		ck_assert_int_eq(md_index_save(scratch, &ix), KURIR_OK);
+		ck_assert_int_eq(stat(path, &sb2), 0);
+		ck_assert_uint_eq(sb1.st_ino, sb2.st_ino);	/* appended */
+		ck_assert_int_gt(sb2.st_size, sb1.st_size);
+	}
+	md_index_free(&ix);
+	ck_assert_int_eq(md_index_read(scratch, &ix), KURIR_OK);
+	ck_assert_uint_eq(ix.nrecs, 1);
+	ck_assert_uint_eq(ix.recs[0].uid, 3);
+	ck_assert_str_eq(ix.recs[0].name, "four:2,S");
+	ck_assert_uint_eq(ix.recs[0].flags, KURIR_FLAG_SEEN);
+	ck_assert_uint_eq(ix.ntombs, 2);
+	ck_assert_uint_eq(ix.nextuid, 4);
+	ck_assert_uint_eq(ix.highestmodseq, 5);
+	/* many changes of one message: the log is compacted */
+	{
+		struct stat	 sb1, sb2;
+		int		 k;
+
+		ck_assert_int_eq(stat(path, &sb1), 0);
+		for (k = 0; k < 100; k++) {
+			ix.recs[0].modseq = ++ix.highestmodseq;
+			ix.recs[0].dirty = 1;
+			ck_assert_int_eq(md_index_save(scratch, &ix),
+			    KURIR_OK);
+		}
+		ck_assert_int_eq(stat(path, &sb2), 0);
+		ck_assert_uint_ne(sb1.st_ino, sb2.st_ino);	/* rewritten */
+		ck_assert_int_lt(sb2.st_size, 100 * 20);
+	}
+	md_index_free(&ix);
+	ck_assert_int_eq(md_index_read(scratch, &ix), KURIR_OK);
+	ck_assert_uint_eq(ix.nrecs, 1);
+	ck_assert_uint_eq(ix.recs[0].modseq, 105);
+	ck_assert_uint_eq(ix.ntombs, 2);
 	md_index_free(&ix);
 	/* a damaged header is CORRUPT, an empty file too */
 	write_text(path, "K1 V0 N1 M0\n1 1 1 1 c a\n");
