@@ -71,6 +71,7 @@ smtp_txn_reset(struct smtp_session *s)
 	size_t i;
 
 	smtp_deliver_abort(s);
+	smtp_remote_reset(s);
 	for (i = 0; i < t->ntarget; i++)
 		free(t->targets[i].location);
 	free(t->targets);
