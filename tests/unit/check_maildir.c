@@ -244,6 +244,7 @@ START_TEST(t_uidlist_parse)
 		r->dirty = 1;
 		ck_assert_int_eq(md_index_tomb(&ix, 2, ++ix.highestmodseq),
 		    KURIR_OK);
+		free(ix.recs[0].name);
 		ix.recs[0] = ix.recs[1];	/* uid 2 goes */
 		ix.nrecs = 1;
 		ck_assert_int_eq(stat(path, &sb1), 0);
