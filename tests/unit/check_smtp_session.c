@@ -5,9 +5,12 @@
  * smuggling, relay policy, limits, AUTH and the sender login check,
  * STARTTLS state reset, commit failures and asynchronous commits.
  */
+#include <sys/wait.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -620,6 +623,25 @@ START_TEST(test_starttls)
 }
 END_TEST
 
+/* No certificate: STARTTLS hangs up once, then is not offered. */
+START_TEST(test_starttls_unavailable)
+{
+	struct kurir_conn *c = mock_connect("smtp");
+
+	mock_no_tls = 1;
+	mock_feeds(c, "EHLO x\r\n");
+	assert_has(mock_out(c), "250-STARTTLS\r\n");
+	mock_feeds(c, "STARTTLS\r\n");
+	assert_has(mock_out(c), "220 2.0.0 ");
+	ck_assert_int_eq(c->closed, 1);
+	mock_close(c);
+	c = mock_connect("smtp");
+	mock_feeds(c, "EHLO x\r\n");
+	ck_assert_ptr_null(strstr(mock_out(c), "STARTTLS"));
+	mock_close(c);
+}
+END_TEST
+
 START_TEST(test_submission_auth)
 {
 	struct kurir_conn *c = mock_connect("submission");
@@ -705,7 +727,7 @@ START_TEST(test_per_ip_limit)
 	a = mock_connect("smtp");
 	b = mock_connect("smtp");
 	d = mock_connect("smtp");
-	assert_has(mock_out(d), "421 ");
+	assert_has(mock_out(d), "421 4.7.0 ");
 	ck_assert_int_eq(d->closed, 1);
 	mock_close(d);
 	mock_close(a);
@@ -713,6 +735,47 @@ START_TEST(test_per_ip_limit)
 	assert_has(mock_out(d), "220 ");
 	mock_close(d);
 	mock_close(b);
+}
+END_TEST
+
+/* A child that counts, then expects the limit after `ok` more. */
+static int
+limit_child(const char *ip, int ok)
+{
+	pid_t pid;
+	int i, st;
+
+	if ((pid = fork()) == 0) {
+		for (i = 0; i < ok; i++)
+			if (smtp_limit_enter(ip, 3) != KURIR_OK)
+				_exit(10 + i);
+		if (smtp_limit_enter(ip, 3) == KURIR_OK)
+			_exit(20);
+		/* exit holding them, like a worker that crashed */
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	return (WEXITSTATUS(st));
+}
+
+/* The per-address count is shared by every worker process, and the
+ * counts of a dead worker are dropped by the next one to start. */
+START_TEST(test_per_ip_shared)
+{
+	const char *ip = "198.51.100.9";
+
+	ck_assert_int_eq(smtp_limit_init(), KURIR_OK);
+	ck_assert_int_eq(smtp_limit_enter(ip, 3), KURIR_OK);
+	/* this process holds 1: a sibling may add 2, not 3 */
+	ck_assert_int_eq(limit_child(ip, 2), 0);
+	/* that sibling died holding 2; the next one drops them */
+	ck_assert_int_eq(limit_child(ip, 2), 0);
+	/* other addresses are not affected */
+	ck_assert_int_eq(limit_child("198.51.100.10", 3), 0);
+	smtp_limit_leave(ip);
+	ck_assert_int_eq(limit_child(ip, 3), 0);
 }
 END_TEST
 
@@ -770,6 +833,7 @@ smtp_session_suite(void)
 	tcase_add_test(tc, test_max_recipients);
 	tcase_add_test(tc, test_utf8);
 	tcase_add_test(tc, test_per_ip_limit);
+	tcase_add_test(tc, test_per_ip_shared);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("data");
 	tcase_add_checked_fixture(tc, setup, NULL);
@@ -787,6 +851,7 @@ smtp_session_suite(void)
 	tc = tcase_create("tls_auth");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_starttls);
+	tcase_add_test(tc, test_starttls_unavailable);
 	tcase_add_test(tc, test_submission_auth);
 	tcase_add_test(tc, test_sender_check_off);
 	tcase_add_test(tc, test_loopback_auth);
