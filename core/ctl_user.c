@@ -98,8 +98,6 @@ prompt_noecho(const char *prompt, char *buf, size_t cap)
 	struct termios	old, noecho;
 	int		rc;
 
-	fprintf(stderr, "%s", prompt);
-	fflush(stderr);
 	if (tcgetattr(STDIN_FILENO, &old) == -1)
 		return -1;
 	noecho = old;
@@ -107,6 +105,9 @@ prompt_noecho(const char *prompt, char *buf, size_t cap)
 	noecho.c_lflag |= ECHONL;
 	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho) == -1)
 		return -1;
+	/* Prompt only now: what is typed after it is never echoed. */
+	fprintf(stderr, "%s", prompt);
+	fflush(stderr);
 	rc = read_line(stdin, buf, cap);
 	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
 	return rc;

@@ -6,6 +6,8 @@ exemptions, and users added, changed and removed by kurirctl while the
 server runs."""
 import base64
 import os
+import pty
+import select
 import sys
 import time
 import unittest
@@ -207,6 +209,46 @@ class Kurirctl(unittest.TestCase):
             self.assertEqual(s.plain('erin@localhost', 'pw'), 'ok')
             s.close()
             self.assertIn('passwd:1: missing', k.log_text())
+
+    def test_password_prompt_on_a_terminal(self):
+        """On a terminal kurirctl prompts twice, without echo."""
+        proto = PROTOS[0]
+        with server(proto, **EXEMPT) as k:
+            argv = [kt.KURIRCTL]
+            for key, v in k.opts.items():
+                if not key.endswith('_listen') and key != 'protocols':
+                    argv += ['-o', '%s=%s' % (key, v)]
+            argv += ['user', 'add', 'tty@localhost']
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(argv[0], argv)
+            out = b''
+            deadline = time.monotonic() + 20
+            for want, answer in ((b'assword', b'tty secret 42\n'),
+                                 (b'Retype', b'tty secret 42\n')):
+                while want not in out and time.monotonic() < deadline:
+                    r, _, _ = select.select([fd], [], [], 1)
+                    if r:
+                        out += os.read(fd, 1024)
+                self.assertIn(want, out)
+                os.write(fd, answer)
+            while time.monotonic() < deadline:
+                r, _, _ = select.select([fd], [], [], 1)
+                try:
+                    chunk = os.read(fd, 1024) if r else b''
+                except OSError:
+                    break
+                if r and not chunk:
+                    break
+                out += chunk
+            _, status = os.waitpid(pid, 0)
+            os.close(fd)
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0, out)
+            self.assertNotIn(b'tty secret 42', out)
+            s = Session(k, proto)
+            self.assertEqual(s.plain('tty@localhost', 'tty secret 42'),
+                             'ok')
+            s.close()
 
 
 if __name__ == '__main__':
