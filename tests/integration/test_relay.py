@@ -134,7 +134,8 @@ def t_delivery_mixed_bounce_alias(tmp):
     tlspeer = smtppeer.Peer(port_tls, tls_dir,
                             tls=make_cert(tls_dir)).start()
     k = server(port, '1s', routes=',old.example=127.0.0.1:%d '
-               'tls.example=127.0.0.1:%d' % (port_old, port_tls))
+               'tls.example=127.0.0.1:%d' % (port_old, port_tls),
+               extra={'relay_destination_concurrency': '1'})
     try:
         k.start()
         k.add_user('alice@localhost', PASSWORD)
@@ -291,7 +292,21 @@ def t_delivery_mixed_bounce_alias(tmp):
         wait_for('tls delivery', lambda: tlspeer.log())
         check(tlspeer.log()[0]['tls'] is True, 'not sent over TLS')
 
-        # 10. a clean stop (under ASan: no leak report, exit 0)
+        # 10. one delivery at a time to example.net
+        # (relay_destination_concurrency = 1), though four slow ones wait
+        with smtplib.SMTP('127.0.0.1', k.port('submission'),
+                          timeout=20) as s:
+            s.starttls(context=kt.tls_context())
+            s.login('alice@localhost', PASSWORD)
+            for i in range(4):
+                s.sendmail('alice@localhost', ['slow%d@example.net' % i],
+                           body('slow%d' % i))
+        wait_for('slow ones', lambda: sum(
+            1 for m in peer.log() if m['rcpts'][0].startswith('slow')) == 4)
+        check(peer.max_active == 1, 'transactions at once to example.net: '
+              '%d' % peer.max_active)
+
+        # 11. a clean stop (under ASan: no leak report, exit 0)
         wait_for('empty queue 10', lambda: queue_ids(k) == [])
         rc = k.stop()
         check(rc == 0, 'kurird exit status %r' % rc)
@@ -305,7 +320,7 @@ def t_delivery_mixed_bounce_alias(tmp):
 
 def t_down_up_hold_kill(tmp):
     port = kt.free_port()
-    k = server(port, '1h')
+    k = server(port, '1h', extra={'relay_concurrency': '1'})
     peer = None
     # without inotify (a per-user limit reached): the relay polls
     os.environ['KURIR_RELAY_POLL'] = '1'
@@ -347,6 +362,9 @@ def t_down_up_hold_kill(tmp):
         got = sorted(r for m in peer.log() for r in m['rcpts'])
         check(got == sorted(['ok1@example.net'] + [
             'ok%d@example.net' % (10 + i) for i in range(5)]), got)
+        # one delivery thread: it kept its connection for the next ones
+        check(peer.connections < 5, 'no connection reused: %d for 5 '
+              'messages' % peer.connections)
         # flush of one id
         peer.stop()
         peer = None
