@@ -12,7 +12,7 @@
 
 #include "imap_fetch.h"
 
-#define STREAM_CHUNK	65536
+#define STREAM_CHUNK	16384
 
 struct fetch_job {
 	struct imap_job	 job;
