@@ -42,6 +42,10 @@ pop3_drop_close(struct pop3_sess *s)
 {
 	const struct kurir_storage_ops *so = pop3_api->storage();
 
+	if (so == NULL) {
+		pop3_lock_release(&s->lockfd);
+		return;
+	}
 	if (s->mb != NULL) {
 		so->mailbox_close(s->mb);
 		s->mb = NULL;
@@ -63,6 +67,9 @@ pop3_open_store(struct pop3_sess *s)
 	struct kurir_mailbox_status ms;
 	int r = KURIR_OK;
 
+	/* `storage =` empty: no maildrop to open, a temporary failure. */
+	if (so == NULL)
+		return KURIR_E_TEMPFAIL;
 	memset(&p, 0, sizeof(p));
 	p.size = sizeof(p);
 	p.user = s->authuser;

@@ -175,6 +175,12 @@ struct smtp_rcpt {
 	struct smtp_rcpt_params params;
 };
 
+/* A remote recipient for the outbound queue (api->queue_*). */
+struct smtp_remote {
+	char		 addr[KURIR_ADDR_MAX + 1];
+	struct smtp_rcpt_params params;
+};
+
 struct smtp_txn {
 	char		 qid[24];
 	char		 from[SMTP_PATH_MAX + 1];
@@ -204,6 +210,11 @@ struct smtp_txn {
 	int		 begin_status;
 	int64_t		 begin_date;
 	uint32_t	 begin_bdat;	/* begun for BDAT, not DATA */
+	/* remote recipients, queued for the relay (smtp_deliver.c) */
+	struct smtp_remote *remote;
+	size_t		 nremote;
+	struct kurir_queue *q;
+	char		 queue_id[KURIR_QID_MAX + 1];
 };
 
 struct smtp_session {
@@ -284,6 +295,13 @@ void	 smtp_deliver_write(struct smtp_session *s, const void *buf,
 /* End of message: commit durably off the loop, then reply. */
 void	 smtp_deliver_end(struct smtp_session *s) SMTP_HIDDEN;
 void	 smtp_deliver_abort(struct smtp_session *s) SMTP_HIDDEN;
+/* The outbound queue is there (a core with ABI 1.0 queue). */
+int	 smtp_queue_available(void) SMTP_HIDDEN;
+/* Add a remote recipient (once per address); KURIR_E_TOOBIG past
+ * smtp_max_targets.  smtp_remote_reset forgets them all. */
+int	 smtp_remote_add(struct smtp_session *s, const char *addr,
+	    const struct smtp_rcpt_params *p) SMTP_HIDDEN;
+void	 smtp_remote_reset(struct smtp_session *s) SMTP_HIDDEN;
 /* Build the Received: header into buf; returns its length. */
 size_t	 smtp_received(struct smtp_session *s, char *buf, size_t cap,
 	    int64_t now) SMTP_HIDDEN;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "smtp.h"
@@ -91,6 +92,76 @@ smtp_received(struct smtp_session *s, char *buf, size_t cap, int64_t now)
 	return ((size_t)n);
 }
 
+int
+smtp_queue_available(void)
+{
+	return (KURIR_HAS(smtp_api, queue_commit) &&
+	    smtp_api->queue_commit != NULL);
+}
+
+int
+smtp_remote_add(struct smtp_session *s, const char *addr,
+    const struct smtp_rcpt_params *p)
+{
+	struct smtp_txn *t = &s->txn;
+	size_t i;
+	void *np;
+
+	for (i = 0; i < t->nremote; i++)
+		if (strcasecmp(t->remote[i].addr, addr) == 0)
+			return (KURIR_OK);	/* once per address */
+	if (t->nremote >= smtp_conf.max_targets)
+		return (KURIR_E_TOOBIG);
+	if ((np = reallocarray(t->remote, t->nremote + 1,
+	    sizeof(*t->remote))) == NULL)
+		return (KURIR_E_NOMEM);
+	t->remote = np;
+	if (smtp_strlcpy(t->remote[t->nremote].addr, addr,
+	    sizeof(t->remote[0].addr)) >= sizeof(t->remote[0].addr))
+		return (KURIR_E_INVALID);
+	t->remote[t->nremote++].params = *p;
+	return (KURIR_OK);
+}
+
+void
+smtp_remote_reset(struct smtp_session *s)
+{
+	free(s->txn.remote);
+	s->txn.remote = NULL;
+	s->txn.nremote = 0;
+	s->txn.queue_id[0] = '\0';
+}
+
+/* The queue entry for the remote recipients (off the loop: it creates
+ * a file).  SMTP's RET and NOTIFY values are the queue's. */
+static int
+smtp_queue_begin(struct smtp_txn *t)
+{
+	struct kurir_queue_params qp;
+	size_t i;
+	int r;
+
+	memset(&qp, 0, sizeof(qp));
+	qp.size = sizeof(qp);
+	qp.ret = t->params.ret;
+	qp.smtputf8 = t->params.smtputf8;
+	qp.envid = t->params.envid[0] != '\0' ? t->params.envid : NULL;
+	if ((r = smtp_api->queue_begin(t->from, &qp, &t->q)) != KURIR_OK) {
+		t->q = NULL;
+		return (r);
+	}
+	for (i = 0; i < t->nremote; i++)
+		if ((r = smtp_api->queue_add_rcpt(t->q, t->remote[i].addr,
+		    t->remote[i].params.notify,
+		    t->remote[i].params.orcpt[0] != '\0' ?
+		    t->remote[i].params.orcpt : NULL)) != KURIR_OK) {
+			smtp_api->queue_abort(t->q);
+			t->q = NULL;
+			return (r);
+		}
+	return (KURIR_OK);
+}
+
 static void
 smtp_begin_work(void *arg)
 {
@@ -98,10 +169,18 @@ smtp_begin_work(void *arg)
 	struct smtp_txn *t = &s->txn;
 
 	/* Opening the users' stores may touch the disk: off the loop. */
-	t->begin_status = smtp_api->storage()->deliver_begin(t->uptrs,
-	    t->ntarget, t->begin_date, &t->dlv);
+	t->begin_status = KURIR_OK;
+	if (t->ntarget > 0)
+		t->begin_status = smtp_api->storage()->deliver_begin(t->uptrs,
+		    t->ntarget, t->begin_date, &t->dlv);
 	if (t->begin_status != KURIR_OK)
 		t->dlv = NULL;
+	else if (t->nremote > 0 &&
+	    (t->begin_status = smtp_queue_begin(t)) != KURIR_OK &&
+	    t->dlv != NULL) {
+		smtp_api->storage()->deliver_abort(t->dlv);
+		t->dlv = NULL;
+	}
 }
 
 static void
@@ -136,7 +215,8 @@ smtp_deliver_begin(struct smtp_session *s)
 	t->fail = 0;
 	t->spool_len = 0;
 	t->begin_date = (int64_t)time(NULL);
-	if (st == NULL || st->deliver_begin == NULL || t->ntarget == 0) {
+	if ((t->ntarget > 0 && (st == NULL || st->deliver_begin == NULL)) ||
+	    (t->ntarget == 0 && t->nremote == 0)) {
 		smtp_deliver_begun(s, KURIR_E_TEMPFAIL);
 		return;
 	}
@@ -175,6 +255,10 @@ smtp_deliver_abort(struct smtp_session *s)
 		smtp_api->storage()->deliver_abort(t->dlv);
 		t->dlv = NULL;
 	}
+	if (t->q != NULL) {
+		smtp_api->queue_abort(t->q);
+		t->q = NULL;
+	}
 	t->spool_len = 0;
 }
 
@@ -184,10 +268,14 @@ smtp_spool_flush(struct smtp_session *s)
 	struct smtp_txn *t = &s->txn;
 	int r;
 
-	if (t->spool_len == 0 || t->dlv == NULL)
+	if (t->spool_len == 0 || (t->dlv == NULL && t->q == NULL))
 		return (KURIR_OK);
-	r = smtp_api->storage()->deliver_write(t->dlv, t->spool,
-	    t->spool_len);
+	r = KURIR_OK;
+	if (t->dlv != NULL)
+		r = smtp_api->storage()->deliver_write(t->dlv, t->spool,
+		    t->spool_len);
+	if (r == KURIR_OK && t->q != NULL)
+		r = smtp_api->queue_write(t->q, t->spool, t->spool_len);
 	t->spool_len = 0;
 	return (r);
 }
@@ -210,7 +298,7 @@ smtp_deliver_write(struct smtp_session *s, const void *buf, size_t len)
 	int r;
 
 	t->msg_bytes += len;
-	if (t->fail != 0 || t->dlv == NULL)
+	if (t->fail != 0 || (t->dlv == NULL && t->q == NULL))
 		return;
 	if (smtp_conf.max_message_size != 0 &&
 	    t->msg_bytes > smtp_conf.max_message_size) {
@@ -240,8 +328,22 @@ smtp_commit_work(void *arg)
 	struct smtp_txn *t = &s->txn;
 
 	/* deliver_commit frees the delivery whatever it returns. */
-	t->commit_status = smtp_api->storage()->deliver_commit(t->dlv);
+	t->commit_status = KURIR_OK;
+	if (t->dlv != NULL)
+		t->commit_status = smtp_api->storage()->deliver_commit(t->dlv);
 	t->dlv = NULL;
+	/* The queue last: a failure here after the local commit could
+	 * duplicate the local copies on the client's retry, but never
+	 * loses the remote ones (the queue's own commit is all or
+	 * nothing). */
+	if (t->q != NULL) {
+		if (t->commit_status == KURIR_OK)
+			t->commit_status = smtp_api->queue_commit(t->q,
+			    t->queue_id, sizeof(t->queue_id));
+		else
+			smtp_api->queue_abort(t->q);
+		t->q = NULL;
+	}
 }
 
 static void
@@ -267,6 +369,10 @@ smtp_commit_done(void *arg)
 			smtp_api->conn_log(s->conn, KURIR_LOG_INFO,
 			    "%s: delivered mailbox=%s", t->qid,
 			    t->targets[i].user);
+		if (t->nremote > 0)
+			smtp_api->conn_log(s->conn, KURIR_LOG_INFO,
+			    "%s: queued for %zu remote recipient(s) as "
+			    "queue %s", t->qid, t->nremote, t->queue_id);
 		smtp_api->conn_log(s->conn, KURIR_LOG_INFO, "%s: from=<%s> "
 		    "size=%" PRIu64 " nrcpt=%zu body=%s%s%s%s: stored",
 		    t->qid, esc, t->msg_bytes, t->nrcpt,
@@ -293,7 +399,7 @@ smtp_deliver_end(struct smtp_session *s)
 		smtp_deliver_done(s, r);
 		return;
 	}
-	if (t->dlv == NULL) {
+	if (t->dlv == NULL && t->q == NULL) {
 		smtp_deliver_done(s, KURIR_E_TEMPFAIL);
 		return;
 	}

@@ -13,6 +13,7 @@
 
 struct smtp_resolve {
 	struct smtp_session	*s;
+	const struct smtp_rcpt_params *p;
 	size_t			 remote;	/* non-local targets */
 	int			 full;		/* over smtp_max_targets */
 	int			 err;
@@ -84,6 +85,12 @@ smtp_resolve_cb(void *arg, const char *address, int is_local)
 
 	if (!is_local) {
 		rs->remote++;
+		/* An alias forwarding outside: queued for the relay. */
+		if (smtp_queue_available() &&
+		    (rs->err = smtp_remote_add(rs->s, address, rs->p)) != 0) {
+			rs->full = rs->err == KURIR_E_TOOBIG;
+			return (1);
+		}
 		return (0);
 	}
 	return (smtp_target_add(rs, address));
@@ -143,7 +150,7 @@ smtp_rcpt_add(struct smtp_session *s, const char *addr,
 	char full[SMTP_PATH_MAX + 1], dom[SMTP_DOMAIN_MAX + 1], esc[128];
 	char oesc[128];
 	const char *domain;
-	size_t before, i;
+	size_t before, before_remote, i;
 	int r;
 
 	if (strchr(addr, '@') == NULL) {
@@ -162,17 +169,36 @@ smtp_rcpt_add(struct smtp_session *s, const char *addr,
 			smtp_session_error(s);
 			return;
 		}
-		/* Outbound delivery (the queue) is not part of this module
-		 * yet: a temporary refusal keeps the mail with the client. */
+		/* Submission to another domain: the outbound queue. */
+		before = t->nremote;
+		if (smtp_queue_available() &&
+		    (r = smtp_remote_add(s, addr, p)) == KURIR_OK &&
+		    (r = smtp_rcpt_keep(t, addr, p)) == KURIR_OK) {
+			s->state = SMTP_S_RCPT;
+			smtp_api->conn_log(s->conn, KURIR_LOG_INFO,
+			    "%s: to=<%s> (outbound)", t->qid, esc);
+			smtp_reply(s, 250, "2.1.5", "Recipient OK");
+			return;
+		}
+		if (smtp_queue_available()) {
+			t->nremote = before;
+			smtp_reply(s, 452, "4.5.3", "Too many recipients");
+			return;
+		}
+		/* A core without the queue: a temporary refusal keeps the
+		 * mail with the client. */
 		smtp_reply(s, 451, "4.4.0", "<%s>: Outbound delivery is not "
 		    "available yet, try again later", addr);
 		return;
 	}
 	memset(&rs, 0, sizeof(rs));
 	rs.s = s;
+	rs.p = p;
 	before = t->ntarget;
+	before_remote = t->nremote;
 	r = smtp_api->rcpt_resolve(addr, smtp_resolve_cb, &rs);
-	if (r == KURIR_OK && rs.err == 0 && !rs.full && rs.remote == 0 &&
+	if (r == KURIR_OK && rs.err == 0 && !rs.full &&
+	    (rs.remote == 0 || smtp_queue_available()) &&
 	    (r = smtp_rcpt_keep(t, addr, p)) == KURIR_OK) {
 		s->state = SMTP_S_RCPT;
 		/* DSN parameters are kept with the recipient (for the
@@ -194,6 +220,7 @@ smtp_rcpt_add(struct smtp_session *s, const char *addr,
 	for (i = before; i < t->ntarget; i++)
 		free(t->targets[i].location);
 	t->ntarget = before;
+	t->nremote = before_remote;
 	if (r == KURIR_E_NOTFOUND) {
 		smtp_api->conn_log(s->conn, KURIR_LOG_INFO,
 		    "%s: unknown recipient to=<%s>", t->qid, esc);

@@ -71,6 +71,7 @@ smtp_txn_reset(struct smtp_session *s)
 	size_t i;
 
 	smtp_deliver_abort(s);
+	smtp_remote_reset(s);
 	for (i = 0; i < t->ntarget; i++)
 		free(t->targets[i].location);
 	free(t->targets);
@@ -127,8 +128,8 @@ smtp_on_connect(struct kurir_conn *c, void **sess_r)
 	if (ip == NULL)
 		ip = "";
 	if (smtp_limit_enter(ip, smtp_conf.connections_per_ip) != KURIR_OK) {
-		smtp_reply(s, 421, NULL, "%s Too many connections from your "
-		    "address, try again later", smtp_conf.hostname);
+		smtp_reply(s, 421, "4.7.0", "%s Too many connections from "
+		    "your address, try again later", smtp_conf.hostname);
 		smtp_api->conn_log(c, KURIR_LOG_NOTICE,
 		    "connection limit per address (%u) reached",
 		    smtp_conf.connections_per_ip);
@@ -608,6 +609,9 @@ smtp_cmd_starttls(struct smtp_session *s, const char *args)
 		/* The client now expects a handshake: hang up instead. */
 		smtp_api->conn_log(s->conn, KURIR_LOG_WARNING,
 		    "STARTTLS failed: %d", r);
+		/* No certificate: stop offering it in this worker. */
+		if (r == KURIR_E_UNSUPPORTED)
+			smtp_conf.tls_available = 0;
 		smtp_close(s);
 	}
 }

@@ -10,7 +10,8 @@ seconds (utime+stime of the kurird master and workers, children
 included) per 1,000 messages, then checks every mailbox's count.
 
 Environment: BENCH_SMTP_MESSAGES, BENCH_SMTP_CONCURRENCY, BENCH_SMTP_USERS
-override the sizes; BENCH_SMTP_BACKENDS="lmdb maildir" the backends.
+override the sizes; BENCH_SMTP_BACKENDS="lmdb maildir" the backends;
+BENCH_SMTP_CONFIG="key = value; key2 = value" adds configuration.
 """
 import os
 import socket
@@ -25,6 +26,10 @@ import kurirtest as kt  # noqa: E402
 MESSAGES = int(os.environ.get('BENCH_SMTP_MESSAGES', '20000'))
 CONCURRENCY = int(os.environ.get('BENCH_SMTP_CONCURRENCY', '20'))
 USERS = int(os.environ.get('BENCH_SMTP_USERS', '100'))
+# e.g. BENCH_SMTP_CONFIG='lmdb_env_cache = 128' (lines of kurir.conf)
+EXTRA_CONFIG = os.environ.get('BENCH_SMTP_CONFIG', '').replace(';', '\n')
+if EXTRA_CONFIG:
+    EXTRA_CONFIG += '\n'
 
 
 def body(i):
@@ -79,7 +84,8 @@ class Sender:
 def run(backend):
     with kt.Kurird(storage=backend, protocols='smtp',
                    overrides={'log_level': 'notice'},
-                   config_text='smtp_connections_per_ip = 0\n') as k:
+                   config_text='smtp_connections_per_ip = 0\n' +
+                   EXTRA_CONFIG) as k:
         users = ['u%03d@localhost' % i for i in range(USERS)]
         for u in users:
             k.add_user(u, 'benchpass')

@@ -24,7 +24,10 @@ class Fetchmail(unittest.TestCase):
     def setUpClass(cls):
         cls.backend = kt.backends()[0]
         cls.k = kt.Kurird(storage=cls.backend, protocols='pop3',
-                          overrides={'auth_throttle_exempt': '127.0.0.0/8'},
+                          # No plaintext login even on loopback: the
+                          # STLS run must really upgrade to log in.
+                          overrides={'auth_throttle_exempt': '127.0.0.0/8',
+                                     'allow_plaintext_loopback': 'no'},
                           workers=1).start()
         cls.tmp = tempfile.mkdtemp(prefix='kurir-fetchmail-')
 

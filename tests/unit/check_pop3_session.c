@@ -27,6 +27,7 @@ struct kurir_conn {
 	size_t		 outlen, outcap, since_drain;
 	int		 paused, closed, tls, plaintext_ok, blocked;
 	int		 starttls;
+	uint32_t	 timeout;
 	void		*sess;
 	char		 lines[64][512];
 	size_t		 nlines, nextline;
@@ -38,6 +39,9 @@ static char	statedir[] = "/tmp/check_pop3_XXXXXX";
 static const char *delete_action = "expunge";
 static const char *max_line = "255";
 static int max_errors = 20;
+static int64_t idle_timeout = 600;
+static int no_storage;		/* `storage =` empty: storage() is NULL */
+static size_t max_read;		/* largest msg_read() asked for */
 
 static void
 out_add(struct kurir_conn *c, const void *buf, size_t len)
@@ -89,7 +93,7 @@ static void f_conn_pause(struct kurir_conn *c) { c->paused = 1; }
 static void f_conn_resume(struct kurir_conn *c) { c->paused = 0; }
 static int f_conn_starttls(struct kurir_conn *c) { c->starttls = 1; return 0; }
 static void f_conn_close(struct kurir_conn *c) { c->closed = 1; }
-static void f_conn_set_timeout(struct kurir_conn *c, uint32_t s) { }
+static void f_conn_set_timeout(struct kurir_conn *c, uint32_t s) { c->timeout = s; }
 static int f_conn_is_tls(struct kurir_conn *c) { return c->tls; }
 static int f_conn_plaintext_ok(struct kurir_conn *c) { return c->plaintext_ok; }
 static uint64_t f_conn_id(struct kurir_conn *c) { return 1; }
@@ -126,7 +130,7 @@ f_conf_num(const char *key)
 	if (strcmp(key, "pop3_max_line_length") == 0)
 		return atoi(max_line);
 	if (strcmp(key, "pop3_idle_timeout") == 0)
-		return 600;
+		return idle_timeout;
 	return -1;
 }
 
@@ -324,6 +328,8 @@ fs_msg_read(struct kurir_mailbox *mb, uint32_t uid, uint64_t off,
 
 	if (m == NULL)
 		return KURIR_E_NOTFOUND;
+	if (len > max_read)
+		max_read = len;
 	if (off > m->len)
 		off = m->len;
 	*n_r = m->len - off < len ? m->len - off : len;
@@ -421,7 +427,11 @@ static const struct kurir_storage_ops fstore = {
 	.msg_copy = fs_msg_copy,
 };
 
-static const struct kurir_storage_ops *f_storage(void) { return &fstore; }
+static const struct kurir_storage_ops *
+f_storage(void)
+{
+	return no_storage ? NULL : &fstore;
+}
 static const struct kurir_auth_ops *f_auth(void) { return NULL; }
 
 static const struct kurir_core_api fapi = {
@@ -477,6 +487,8 @@ setup(void)
 	uidnext = 1;
 	trash_exists = 0;
 	fail_open = 0;
+	no_storage = 0;
+	max_read = 0;
 	budget = (size_t)-1;
 	async_login = 0;
 }
@@ -539,8 +551,7 @@ pump(struct kurir_conn *c)
 			size_t len = strlen(c->lines[c->nextline]);
 
 			memcpy(line, c->lines[c->nextline++], len + 1);
-			ops->on_line(c->sess, line, len, len > 255 ?
-			    KURIR_LINE_CRLF : KURIR_LINE_CRLF);
+			ops->on_line(c->sess, line, len, KURIR_LINE_CRLF);
 			continue;
 		}
 		break;
@@ -767,6 +778,9 @@ START_TEST(test_stream_paced)
 	got = take(c);
 	ck_assert_uint_eq(strlen(got), strlen(want));
 	ck_assert(strcmp(got, want) == 0);
+	/* Read in bounded pieces, never the whole message. */
+	ck_assert_uint_gt(max_read, 0);
+	ck_assert_uint_le(max_read, 16384);
 	free(got);
 	free(want);
 	free(big);
@@ -786,10 +800,10 @@ START_TEST(test_errors_and_limits)
 	memset(line, 'A', sizeof(line));
 	memcpy(line + 300, "\r\n", 3);
 	expect(c, line, "-ERR Line too long.\r\n");
-	expect(c, "CAPA\r\n", NULL == NULL ? "+OK Capability list follows\r\n"
+	expect(c, "CAPA\r\n", "+OK Capability list follows\r\n"
 	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
 	    "USER\r\nSASL PLAIN SCRAM-SHA-256\r\nSTLS\r\n"
-	    "IMPLEMENTATION kurir\r\n.\r\n" : "");
+	    "IMPLEMENTATION kurir\r\n.\r\n");
 	expect(c, "FOO\r\n", "-ERR Unknown command.\r\n");
 	expect(c, "\r\n", "-ERR Empty command.\r\n");
 	expect(c, "RETR\r\n", "-ERR Wrong number of arguments for RETR.\r\n");
@@ -913,6 +927,101 @@ START_TEST(test_expunged_meanwhile)
 }
 END_TEST
 
+
+/* RFC 2449 section 4: 255 octets with the CRLF; the limit is a key. */
+START_TEST(test_line_limit)
+{
+	struct kurir_conn *c;
+	char line[300];
+
+	c = conn_open();
+	expect(c, NULL, GREETING);
+	/* "USER " + 248 = 253 octets, 255 with the CRLF: accepted. */
+	memcpy(line, "USER ", 5);
+	memset(line + 5, 'u', 248);
+	memcpy(line + 253, "\r\n", 3);
+	expect(c, line, "+OK\r\n");
+	/* One octet more: refused, and the session goes on. */
+	memset(line + 5, 'u', 249);
+	memcpy(line + 254, "\r\n", 3);
+	expect(c, line, "-ERR Line too long.\r\n");
+	expect(c, "NOOP\r\n", "-ERR NOOP not valid before login.\r\n");
+	conn_drop(c);
+
+	max_line = "32";
+	setup();
+	c = conn_open();
+	expect(c, NULL, GREETING);
+	expect(c, "USER abcdefghijklmnopqrstuvwxy\r\n", "+OK\r\n");
+	expect(c, "USER abcdefghijklmnopqrstuvwxyz\r\n",
+	    "-ERR Line too long.\r\n");
+	conn_drop(c);
+	max_line = "255";
+}
+END_TEST
+
+/* pop3_idle_timeout reaches the core, and a timeout says why. */
+START_TEST(test_idle_timeout)
+{
+	struct kurir_conn *c;
+
+	idle_timeout = 42;
+	setup();
+	c = conn_open();
+	ck_assert_uint_eq(c->timeout, 42);
+	expect(c, NULL, GREETING);
+	ops->on_timeout(c->sess);
+	expect(c, NULL, "-ERR Disconnected for inactivity.\r\n");
+	conn_drop(c);
+	idle_timeout = 600;
+}
+END_TEST
+
+/* `storage =` empty: a temporary error, never a crash. */
+START_TEST(test_no_storage)
+{
+	struct kurir_conn *c;
+
+	no_storage = 1;
+	c = conn_open();
+	expect(c, "USER alice\r\nPASS se cret\r\nNOOP\r\n", GREETING "+OK\r\n"
+	    "-ERR [SYS/TEMP] Cannot open the mailbox, try again later.\r\n"
+	    "-ERR NOOP not valid before login.\r\n");
+	expect(c, "AUTH PLAIN AGFsaWNlAHNlIGNyZXQ=\r\n",
+	    "-ERR [SYS/TEMP] Cannot open the mailbox, try again later.\r\n");
+	ck_assert(!c->closed);
+	conn_drop(c);
+	/* The lock was released: with storage back, alice gets in. */
+	no_storage = 0;
+	c = login();
+	conn_drop(c);
+}
+END_TEST
+
+/* DELE is only a mark: nothing leaves the store before QUIT. */
+START_TEST(test_dele_marks_only)
+{
+	struct kurir_conn *c;
+
+	three_messages();
+	c = login();
+	expect(c, "DELE 1\r\nDELE 2\r\nDELE 3\r\nSTAT\r\n",
+	    "+OK Message 1 deleted.\r\n+OK Message 2 deleted.\r\n"
+	    "+OK Message 3 deleted.\r\n+OK 0 0\r\n");
+	ck_assert(!fmsgs[0].gone && !fmsgs[1].gone && !fmsgs[2].gone);
+	expect(c, "LIST\r\n", "+OK 0 messages (0 octets)\r\n.\r\n");
+	expect(c, "UIDL\r\n", "+OK\r\n.\r\n");
+	/* A QUIT before login does not enter UPDATE: the marks of a
+	 * dropped session never come back. */
+	conn_drop(c);
+	ck_assert(!fmsgs[0].gone && !fmsgs[1].gone && !fmsgs[2].gone);
+	c = conn_open();
+	expect(c, "QUIT\r\n", GREETING "+OK kurir POP3 server signing off.\r\n");
+	conn_drop(c);
+	ck_assert(!fmsgs[0].gone && !fmsgs[1].gone && !fmsgs[2].gone);
+}
+END_TEST
+
 static Suite *
 pop3_session_suite(void)
 {
@@ -932,6 +1041,10 @@ pop3_session_suite(void)
 	tcase_add_test(tc, test_trash);
 	tcase_add_test(tc, test_storage_trouble);
 	tcase_add_test(tc, test_expunged_meanwhile);
+	tcase_add_test(tc, test_line_limit);
+	tcase_add_test(tc, test_idle_timeout);
+	tcase_add_test(tc, test_no_storage);
+	tcase_add_test(tc, test_dele_marks_only);
 	suite_add_tcase(s, tc);
 	return s;
 }

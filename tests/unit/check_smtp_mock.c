@@ -168,11 +168,15 @@ mock_conn_resume(struct kurir_conn *c)
 	c->paused = 0;
 }
 
+int mock_no_tls;
+
 static int
 mock_conn_starttls(struct kurir_conn *c)
 {
 	if (c->tls)
 		return (KURIR_E_INVALID);
+	if (mock_no_tls)
+		return (KURIR_E_UNSUPPORTED);
 	c->starttls = 1;
 	return (0);
 }
@@ -492,6 +496,7 @@ mock_reset(void)
 	mock_commit_status = 0;
 	mock_pending_work = 0;
 	mock_auto_work = 1;
+	mock_no_tls = 0;
 	smtp_api = &mock_api;
 	smtp_conf_load();
 }

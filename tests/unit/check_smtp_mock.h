@@ -44,6 +44,7 @@ extern size_t mock_nmsgs;
 extern int mock_commit_status;	/* what deliver_commit returns */
 extern int mock_pending_work;	/* run_blocking calls not yet run */
 extern int mock_auto_work;	/* run blocking work at once (default) */
+extern int mock_no_tls;		/* conn_starttls: no certificate */
 
 void	 mock_reset(void);
 void	 mock_conf_set(const char *key, const char *val);

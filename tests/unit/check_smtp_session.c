@@ -620,6 +620,25 @@ START_TEST(test_starttls)
 }
 END_TEST
 
+/* No certificate: STARTTLS hangs up once, then is not offered. */
+START_TEST(test_starttls_unavailable)
+{
+	struct kurir_conn *c = mock_connect("smtp");
+
+	mock_no_tls = 1;
+	mock_feeds(c, "EHLO x\r\n");
+	assert_has(mock_out(c), "250-STARTTLS\r\n");
+	mock_feeds(c, "STARTTLS\r\n");
+	assert_has(mock_out(c), "220 2.0.0 ");
+	ck_assert_int_eq(c->closed, 1);
+	mock_close(c);
+	c = mock_connect("smtp");
+	mock_feeds(c, "EHLO x\r\n");
+	ck_assert_ptr_null(strstr(mock_out(c), "STARTTLS"));
+	mock_close(c);
+}
+END_TEST
+
 START_TEST(test_submission_auth)
 {
 	struct kurir_conn *c = mock_connect("submission");
@@ -705,7 +724,7 @@ START_TEST(test_per_ip_limit)
 	a = mock_connect("smtp");
 	b = mock_connect("smtp");
 	d = mock_connect("smtp");
-	assert_has(mock_out(d), "421 ");
+	assert_has(mock_out(d), "421 4.7.0 ");
 	ck_assert_int_eq(d->closed, 1);
 	mock_close(d);
 	mock_close(a);
@@ -787,6 +806,7 @@ smtp_session_suite(void)
 	tc = tcase_create("tls_auth");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_starttls);
+	tcase_add_test(tc, test_starttls_unavailable);
 	tcase_add_test(tc, test_submission_auth);
 	tcase_add_test(tc, test_sender_check_off);
 	tcase_add_test(tc, test_loopback_auth);
