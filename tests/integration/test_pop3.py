@@ -308,6 +308,8 @@ class Pop3Base(unittest.TestCase):
         self.assertEqual(c.cmd('AUTH PLAIN'), '+ ')
         self.assertTrue(c.cmd('*').startswith('-ERR'))
         self.assertTrue(c.cmd('AUTH NOSUCHMECH').startswith('-ERR'))
+        # "=" is an empty initial response (RFC 5034): not PLAIN's.
+        self.assertTrue(c.cmd('AUTH PLAIN =').startswith('-ERR'))
         self.assertEqual(c.cmd('AUTH PLAIN'), '+ ')
         good = base64.b64encode(b'\0' + u.encode() + b'\0' +
                                 PASSWORD.encode()).decode()
