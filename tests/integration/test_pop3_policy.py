@@ -16,8 +16,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kurirtest as kt  # noqa: E402
-from test_pop3 import (PASSWORD, Pop3Base, Raw, multi_lines,  # noqa: E402
-                       require_server)
+from test_pop3 import (PASSWORD, Pop3Base, Raw,  # noqa: E402
+                       check_clean_stop, multi_lines, require_server)
 
 class Pop3Policy(Pop3Base):
     """Plaintext refused without TLS (as off loopback), and DELE moving
@@ -169,8 +169,7 @@ class Pop3NoStorage(unittest.TestCase):
             self.assertEqual(k.worker_pids(), pids)
             self.assertNotIn('killed by signal', k.log_text())
         finally:
-            k.stop()
-            k.cleanup()
+            check_clean_stop(k)
 
 
 
