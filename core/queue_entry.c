@@ -165,6 +165,9 @@ queue_set_rcpt(struct kurir_queue_entry *e, uint32_t i, uint32_t state,
 	return KURIR_OK;
 }
 
+/* The caller fsyncs the directory, after dropping the queue lock: the
+ * delivery threads' fsyncs then overlap (the file system commits them
+ * together) instead of queueing up behind the lock. */
 static int
 remove_files(const char *dir, const char *id)
 {
@@ -176,7 +179,6 @@ remove_files(const char *dir, const char *id)
 		return KURIR_E_TEMPFAIL;
 	snprintf(path, sizeof(path), "%s/%s.msg", dir, id);
 	unlink(path);
-	queue_fsync_dir(dir);
 	return KURIR_OK;
 }
 
@@ -204,15 +206,20 @@ queue_save(struct kurir_queue_entry *e, int64_t next_retry)
 	disk.info.attempts++;
 	disk.info.next_retry = next_retry;
 	e->env.info.attempts = disk.info.attempts;
-	if (pending == 0) {
+	if (pending == 0)
 		rc = remove_files(e->dir, disk.info.id);
-		if (rc == KURIR_OK)
-			log_info("queue %s: removed, every recipient done",
-			    disk.info.id);
-	} else
+	else
 		rc = queue_env_store(e->dir, &disk);
 	queue_env_free(&disk);
 	queue_unlock(lk);
+	if (pending == 0 && rc == KURIR_OK) {
+		/* Not durable, a removal could only repeat a delivery
+		 * after a crash; still, make it so before saying done. */
+		if (queue_fsync_dir(e->dir) == -1)
+			log_warn("queue %s: fsync %s", e->env.info.id, e->dir);
+		log_info("queue %s: removed, every recipient done",
+		    e->env.info.id);
+	}
 	memset(e->changed, 0, (e->env.nr + 1) * sizeof(uint32_t));
 	return rc;
 }
@@ -257,7 +264,9 @@ queue_admin(const char *id, int op)
 		break;
 	}
 	if (op == QUEUE_OP_REMOVE) {
-		rc = remove_files(dir, id);
+		if ((rc = remove_files(dir, id)) == KURIR_OK &&
+		    queue_fsync_dir(dir) == -1)
+			rc = KURIR_E_TEMPFAIL;
 		log_info("queue %s: removed by kurirctl", id);
 	} else
 		rc = queue_env_store(dir, &env);	/* the rename wakes

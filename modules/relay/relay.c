@@ -5,7 +5,9 @@
  * the queue, the one holding STATE_DIR/queue/runner.lock (flock); the
  * others try again every few seconds, so the queue keeps running when
  * that worker dies.  The loop only watches the queue directory with
- * inotify and passes the changed ids to the scheduler thread.
+ * inotify and passes the changed ids to the scheduler thread; when no
+ * inotify instance is to be had (a per-user limit), it polls the
+ * directory's modification time once a second instead.
  */
 #include <sys/file.h>
 #include <sys/inotify.h>
@@ -29,14 +31,16 @@
 #endif
 
 #define LOCK_RETRY_MS	3000
+#define POLL_MS		1000	/* without inotify */
 
 const struct kurir_core_api	*relay_api;
 struct kurir_module		*relay_mod;
 struct relay_conf		 relay_conf;
 
 static int			 lock_fd = -1, ino_fd = -1;
-static struct kurir_timer	*lock_timer;
+static struct kurir_timer	*lock_timer, *poll_timer;
 static struct kurir_watch	*ino_watch;
+static struct timespec		 poll_mtime;
 
 static const struct kurir_conf_key relay_keys[] = {
 	{ "outbound_tls", KURIR_CONF_ENUM, "opportunistic",
@@ -165,6 +169,54 @@ ino_ready(int fd, void *arg)
 	}
 }
 
+static void
+poll_dir(void *arg)
+{
+	char		path[PATH_MAX + 64];
+	struct stat	st;
+
+	(void)arg;
+	snprintf(path, sizeof(path), "%s/queue", relay_conf.state_dir);
+	if (stat(path, &st) == 0 &&
+	    (st.st_mtim.tv_sec != poll_mtime.tv_sec ||
+	    st.st_mtim.tv_nsec != poll_mtime.tv_nsec)) {
+		poll_mtime = st.st_mtim;
+		relay_run_changed(NULL);	/* rescan */
+	}
+	poll_timer = relay_api->timer_add(POLL_MS, poll_dir, NULL);
+}
+
+/* KURIR_RELAY_POLL=1 in the environment forces polling (tests). */
+static int
+watch_dir(const char *path)
+{
+	const char	*force = getenv("KURIR_RELAY_POLL");
+
+	errno = ENOSYS;
+	if ((force != NULL && strcmp(force, "1") == 0) ||
+	    (ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1 ||
+	    inotify_add_watch(ino_fd, path, IN_MOVED_TO | IN_DELETE) == -1 ||
+	    (ino_watch = relay_api->watch_fd(ino_fd, ino_ready, NULL)) ==
+	    NULL) {
+		relay_api->log(relay_mod, KURIR_LOG_WARNING, "cannot watch "
+		    "%s (%s): polling it every %d ms", path, strerror(errno),
+		    POLL_MS);
+		if (ino_fd != -1)
+			close(ino_fd);
+		ino_fd = -1;
+		poll_dir(NULL);
+	}
+	return 0;
+}
+
+static void
+release_lock(void)
+{
+	if (lock_fd != -1)
+		close(lock_fd);
+	lock_fd = -1;
+}
+
 static int
 become_runner(void)
 {
@@ -183,20 +235,15 @@ become_runner(void)
 		close(fd);
 		return 0;	/* another worker runs the queue */
 	}
+	if (relay_run_start(&err) == -1) {
+		/* Let another worker (or a later try) run the queue. */
+		relay_api->log(relay_mod, KURIR_LOG_ERR, "%s", err);
+		close(fd);
+		return -1;
+	}
 	lock_fd = fd;
 	snprintf(path, sizeof(path), "%s/queue", relay_conf.state_dir);
-	if ((ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1 ||
-	    inotify_add_watch(ino_fd, path, IN_MOVED_TO | IN_DELETE) == -1 ||
-	    (ino_watch = relay_api->watch_fd(ino_fd, ino_ready, NULL)) ==
-	    NULL) {
-		relay_api->log(relay_mod, KURIR_LOG_ERR, "cannot watch %s: "
-		    "%s", path, strerror(errno));
-		return -1;
-	}
-	if (relay_run_start(&err) == -1) {
-		relay_api->log(relay_mod, KURIR_LOG_ERR, "%s", err);
-		return -1;
-	}
+	watch_dir(path);
 	relay_api->log(relay_mod, KURIR_LOG_INFO, "this worker runs the "
 	    "outbound queue (%u delivery threads)", relay_conf.concurrency);
 	return 1;
@@ -207,7 +254,7 @@ lock_retry(void *arg)
 {
 	(void)arg;
 	lock_timer = NULL;
-	if (become_runner() == 0)
+	if (become_runner() != 1)
 		lock_timer = relay_api->timer_add(LOCK_RETRY_MS, lock_retry,
 		    NULL);
 }
@@ -233,6 +280,10 @@ relay_fini(struct kurir_module *mod)
 		relay_api->timer_del(lock_timer);
 		lock_timer = NULL;
 	}
+	if (poll_timer != NULL) {
+		relay_api->timer_del(poll_timer);
+		poll_timer = NULL;
+	}
 	relay_run_stop();
 	if (ino_watch != NULL) {
 		relay_api->watch_del(ino_watch);
@@ -242,10 +293,7 @@ relay_fini(struct kurir_module *mod)
 		close(ino_fd);
 		ino_fd = -1;
 	}
-	if (lock_fd != -1) {
-		close(lock_fd);
-		lock_fd = -1;
-	}
+	release_lock();
 }
 
 static const struct kurir_proto_ops relay_ops = {

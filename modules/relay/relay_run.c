@@ -338,11 +338,48 @@ relay_slot_put(const char *key)
 	pthread_mutex_unlock(&mtx);
 }
 
+static void
+join_all(uint32_t nworkers, int sched)
+{
+	uint32_t	i;
+	int		fd;
+
+	pthread_mutex_lock(&mtx);
+	stopping = 1;
+	/* Cut conversations short: blocked reads return at once. */
+	for (i = 0; i < nworkers; i++)
+		if ((fd = caches[i].fd) != -1)
+			shutdown(fd, SHUT_RDWR);
+	pthread_cond_broadcast(&sched_cv);
+	pthread_cond_broadcast(&job_cv);
+	pthread_cond_broadcast(&slot_cv);
+	pthread_mutex_unlock(&mtx);
+	if (sched)
+		pthread_join(sched_tid, NULL);
+	for (i = 0; i < nworkers; i++)
+		pthread_join(tids[i], NULL);
+	free(jobs);
+	free(changed);
+	free(tids);
+	free(caches);
+	free(items);
+	free(slots);
+	jobs = NULL;
+	changed = NULL;
+	tids = NULL;
+	caches = NULL;
+	items = NULL;
+	slots = NULL;
+	nitems = items_cap = nslots = nchanged = jhead = jlen = 0;
+}
+
 int
 relay_run_start(const char **errstr_r)
 {
 	uint32_t	i;
 
+	stopping = 0;
+	rescan = 1;
 	nthreads = relay_conf.concurrency > 0 ? relay_conf.concurrency : 1;
 	jcap = (size_t)nthreads * 2;
 	if ((jobs = calloc(jcap, sizeof(*jobs))) == NULL ||
@@ -350,19 +387,21 @@ relay_run_start(const char **errstr_r)
 	    (tids = calloc(nthreads, sizeof(*tids))) == NULL ||
 	    (caches = calloc(nthreads, sizeof(*caches))) == NULL) {
 		*errstr_r = "out of memory";
+		join_all(0, 0);
 		return -1;
 	}
-	for (i = 0; i < nthreads; i++) {
+	for (i = 0; i < nthreads; i++)
 		caches[i].fd = -1;
+	for (i = 0; i < nthreads; i++)
 		if (pthread_create(&tids[i], NULL, worker_main, &caches[i])
 		    != 0) {
 			*errstr_r = "cannot start delivery threads";
-			nthreads = i;
+			join_all(i, 0);
 			return -1;
 		}
-	}
 	if (pthread_create(&sched_tid, NULL, sched_main, NULL) != 0) {
 		*errstr_r = "cannot start the queue scheduler";
+		join_all(nthreads, 0);
 		return -1;
 	}
 	started = 1;
@@ -372,23 +411,8 @@ relay_run_start(const char **errstr_r)
 void
 relay_run_stop(void)
 {
-	uint32_t	i;
-	int		fd;
-
 	if (!started)
 		return;
-	pthread_mutex_lock(&mtx);
-	stopping = 1;
-	/* Cut conversations short: blocked reads return at once. */
-	for (i = 0; i < nthreads; i++)
-		if ((fd = caches[i].fd) != -1)
-			shutdown(fd, SHUT_RDWR);
-	pthread_cond_broadcast(&sched_cv);
-	pthread_cond_broadcast(&job_cv);
-	pthread_cond_broadcast(&slot_cv);
-	pthread_mutex_unlock(&mtx);
-	pthread_join(sched_tid, NULL);
-	for (i = 0; i < nthreads; i++)
-		pthread_join(tids[i], NULL);
+	join_all(nthreads, 1);
 	started = 0;
 }

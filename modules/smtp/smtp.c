@@ -34,8 +34,8 @@ static const struct kurir_conf_key smtp_conf_keys[] = {
 	    "authenticated users may use only their own addresses and "
 	    "aliases in MAIL FROM" },
 	{ "smtp_connections_per_ip", KURIR_CONF_INT, "50", NULL,
-	    "simultaneous SMTP connections per client address in one "
-	    "worker process; 0: no limit" },
+	    "simultaneous SMTP connections per client address (all "
+	    "workers together); 0: no limit" },
 	{ "smtp_bare_newline", KURIR_CONF_ENUM, "normalize", "normalize|reject",
 	    "message data with a bare LF or CR: store with CR LF line ends, "
 	    "or refuse with 554 5.6.0 (SMTP smuggling)" },
@@ -119,6 +119,10 @@ smtp_init(struct kurir_module *mod, const struct kurir_core_api *api,
 	smtp_api = api;
 	smtp_mod = mod;
 	smtp_conf_load();
+	/* Runs in the master: the workers inherit the shared table. */
+	if (smtp_limit_init() != KURIR_OK)
+		api->log(mod, KURIR_LOG_WARNING, "smtp: no shared connection "
+		    "table; smtp_connections_per_ip counts per worker");
 	return (KURIR_OK);
 }
 

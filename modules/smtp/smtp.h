@@ -306,8 +306,10 @@ void	 smtp_remote_reset(struct smtp_session *s) SMTP_HIDDEN;
 size_t	 smtp_received(struct smtp_session *s, char *buf, size_t cap,
 	    int64_t now) SMTP_HIDDEN;
 
-/* ---- per-client-IP connection counts (smtp_limit.c) ------------------ */
+/* ---- per-client-IP connection counts, all workers (smtp_limit.c) ----- */
 
+/* In the master, before fork: the table the workers share. */
+int	 smtp_limit_init(void) SMTP_HIDDEN;
 int	 smtp_limit_enter(const char *ip, uint32_t max) SMTP_HIDDEN;
 void	 smtp_limit_leave(const char *ip) SMTP_HIDDEN;
 

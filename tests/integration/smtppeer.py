@@ -8,7 +8,9 @@ Each recipient's answer is chosen by its local part:
     flaky*    451 4.3.0 the first time that address is seen, then 250
 anything else 250.  Accepted messages are appended to DIR/log.jsonl as
 {"from", "rcpts", "data", "tls"} (data: latin-1 text, dot-unstuffed).
---sink stores nothing and only counts (benchmarks).
+--sink stores nothing and only counts: one byte per accepted message (and
+recipient) is appended to DIR/sink.count, so its size is the count
+(benchmarks, another process).
 
     smtppeer.py --port N --dir DIR [--no-pipelining] [--no-8bitmime]
                 [--size N] [--tls CERT KEY] [--sink]
@@ -107,7 +109,10 @@ class Handler(socketserver.StreamRequestHandler):
                         chunks.append(ln)
                 with p.lock:
                     p.messages += 1
-                    if not p.sink:
+                    if p.sink:
+                        p.count_file.write(b'.' * len(rcpts))
+                        p.count_file.flush()
+                    else:
                         rec = {'from': mail, 'rcpts': rcpts,
                                'data': b''.join(chunks).decode('latin-1'),
                                'tls': self.tls}
@@ -131,6 +136,7 @@ class Handler(socketserver.StreamRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
+    request_queue_size = 128  # the relay opens 20 connections at once
 
 
 class Peer:
@@ -149,6 +155,9 @@ class Peer:
         self.server = None
 
     def start(self):
+        if self.sink:
+            self.count_file = open(os.path.join(self.dir, 'sink.count'),
+                                   'ab', buffering=0)
         self.server = Server(('127.0.0.1', self.port), Handler)
         self.server.peer = self
         threading.Thread(target=self.server.serve_forever,
@@ -160,6 +169,8 @@ class Peer:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+        if self.sink:
+            self.count_file.close()
 
     def log(self):
         try:

@@ -10,6 +10,7 @@ messages queued then restart: every message delivered exactly once."""
 import email
 import email.policy
 import os
+import re
 import smtplib
 import subprocess
 import sys
@@ -83,9 +84,9 @@ def submit(k, rcpts, body, sender='alice@localhost', **kw):
         check(not refused, 'refused: %r' % refused)
 
 
-def server(peer_port, retry, extra=None):
+def server(peer_port, retry, extra=None, routes=''):
     o = {'protocols': 'smtp relay',
-         'relay_routes': 'example.net=127.0.0.1:%d' % peer_port}
+         'relay_routes': 'example.net=127.0.0.1:%d%s' % (peer_port, routes)}
     # The relay's own keys go into a config file: kurirctl (k.ctl) gets
     # the -o overrides but loads no protocol module, so it does not
     # know them.
@@ -101,10 +102,39 @@ def body(tag, extra=''):
             '.leading dot\r\n%s' % (tag, tag, extra)).encode()
 
 
+def make_cert(tmp):
+    cert, key = os.path.join(tmp, 'peer.crt'), os.path.join(tmp, 'peer.key')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec',
+                    '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+                    '-subj', '/CN=peer.test', '-days', '1', '-keyout', key,
+                    '-out', cert], check=True, capture_output=True,
+                   timeout=30)
+    return cert, key
+
+
+def bounces(k, n):
+    """Wait for n messages in alice's INBOX; return them parsed."""
+    msgs = wait_for('%d bounce(s)' % n, lambda: len(stored(
+        k, 'alice@localhost')) >= n and stored(k, 'alice@localhost'))
+    check(len(msgs) == n, 'wanted %d messages, got %d' % (n, len(msgs)))
+    return msgs
+
+
 def t_delivery_mixed_bounce_alias(tmp):
-    port = kt.free_port()
+    port, port_old, port_tls = kt.free_port(), kt.free_port(), \
+        kt.free_port()
     peer = smtppeer.Peer(port, tmp).start()
-    k = server(port, '1s')
+    # an old server: no PIPELINING, no 8BITMIME, SIZE 20000
+    old_dir = os.path.join(tmp, 'old')
+    os.mkdir(old_dir)
+    old = smtppeer.Peer(port_old, old_dir, pipelining=False,
+                        eightbit=False, size=20000).start()
+    tls_dir = os.path.join(tmp, 'tls')
+    os.mkdir(tls_dir)
+    tlspeer = smtppeer.Peer(port_tls, tls_dir,
+                            tls=make_cert(tls_dir)).start()
+    k = server(port, '1s', routes=',old.example=127.0.0.1:%d '
+               'tls.example=127.0.0.1:%d' % (port_old, port_tls))
     try:
         k.start()
         k.add_user('alice@localhost', PASSWORD)
@@ -120,7 +150,17 @@ def t_delivery_mixed_bounce_alias(tmp):
         check(data.endswith(body('one')), data)
         check(log[0]['tls'] is False, 'the peer offered no STARTTLS')
         wait_for('empty queue', lambda: queue_ids(k) == [])
-        check('queue ' in k.log_text(), 'no queue id in the log')
+        # the queue id names the message in every line about it
+        text = k.log_text()
+        qid = re.search(r'queued for 1 remote recipient\(s\) as queue '
+                        r'([0-9A-F]+)', text)
+        check(qid, 'the smtp log names no queue id')
+        qid = qid.group(1)
+        for what in ('queued from=<alice@localhost>',
+                     'to=<ok1@example.net> relay=127.0.0.1 sent: 250',
+                     'removed, every recipient done'):
+            check('queue %s: %s' % (qid, what) in text,
+                  'no "queue %s: %s" in the log' % (qid, what))
 
         # 2. mixed recipients in one message, with a local one
         submit(k, ['ok2@example.net', 'perm2@example.net',
@@ -144,9 +184,13 @@ def t_delivery_mixed_bounce_alias(tmp):
         check('ok2@example.net sent' in show, show)
 
         # 3. the bounce for perm2: RFC 3464 in alice's INBOX
-        msgs = wait_for('bounce', lambda: stored(k, 'alice@localhost'))
-        check(len(msgs) == 1, 'one bounce, got %d' % len(msgs))
+        msgs = bounces(k, 1)
         m = email.message_from_bytes(msgs[0], policy=email.policy.compat32)
+        check(m['Return-Path'] == '<>', 'null sender: %r' % m['Return-Path'])
+        check(m['From'].startswith('Mail Delivery System <MAILER-DAEMON@'),
+              m['From'])
+        check(m['To'] == '<alice@localhost>', m['To'])
+        check(m['Auto-Submitted'] == 'auto-replied', m['Auto-Submitted'])
         check(m.get_content_type() == 'multipart/report', m['Content-Type'])
         check(m.get_param('report-type') == 'delivery-status', 'type')
         parts = m.get_payload()
@@ -156,6 +200,8 @@ def t_delivery_mixed_bounce_alias(tmp):
               parts[1].get_content_type())
         ds = parts[1].as_string()
         check('Reporting-MTA: dns;' in ds, ds)
+        check('Arrival-Date: ' in ds, ds)
+        check('Remote-MTA: dns; 127.0.0.1' in ds, ds)
         check('Final-Recipient: rfc822; perm2@example.net' in ds, ds)
         check('Action: failed' in ds and 'Status: 5.1.1' in ds, ds)
         check('Diagnostic-Code: smtp; 550 5.1.1' in ds, ds)
@@ -172,8 +218,7 @@ def t_delivery_mixed_bounce_alias(tmp):
         # 5. RET=HDRS bounce has only the headers
         submit(k, ['perm5@example.net'], body('hdrs', 'SECRET BODY\r\n'),
                mail_options=['RET=HDRS'])
-        msgs = wait_for('second bounce', lambda: len(stored(
-            k, 'alice@localhost')) == 2 and stored(k, 'alice@localhost'))
+        msgs = bounces(k, 2)
         m = email.message_from_bytes(msgs[1], policy=email.policy.compat32)
         parts = m.get_payload()
         check(parts[2].get_content_type() == 'text/rfc822-headers',
@@ -189,24 +234,84 @@ def t_delivery_mixed_bounce_alias(tmp):
             'ok6@example.net' in m['rcpts'] for m in peer.log()))
         fwd = [m for m in peer.log() if 'ok6@example.net' in m['rcpts']]
         check(fwd[0]['from'] == 'someone@elsewhere.example', fwd)
-        # ... but still no open relay
+        # ... but still no open relay: 554 5.7.1 without AUTH
         with smtplib.SMTP('127.0.0.1', k.port('smtp'), timeout=20) as s:
             try:
                 s.sendmail('x@elsewhere.example', ['ok7@example.net'], b'x')
                 fail('open relay')
-            except smtplib.SMTPRecipientsRefused:
-                pass
+            except smtplib.SMTPRecipientsRefused as e:
+                code, text = e.recipients['ok7@example.net']
+                check(code == 554 and text.startswith(b'5.7.1'), e)
+        check(not any('ok7@example.net' in m['rcpts'] for m in peer.log()),
+              'relayed')
+
+        # 7. a remote sender's bounce is queued with a null sender and
+        # delivered; a bounce that fails is never bounced itself
+        k.ctl('alias', 'add', 'fwd7@localhost', 'perm7@example.net')
+        k.ctl('alias', 'add', 'fwd8@localhost', 'perm8@example.net')
+        with smtplib.SMTP('127.0.0.1', k.port('smtp'), timeout=20) as s:
+            s.sendmail('ok7s@example.net', ['fwd7@localhost'], body('b7'))
+            s.sendmail('perm8s@example.net', ['fwd8@localhost'],
+                       body('b8'))
+        dsn = wait_for('remote bounce', lambda: [
+            m for m in peer.log() if m['rcpts'] == ['ok7s@example.net']])
+        check(dsn[0]['from'] == '', 'bounce sender %r' % dsn[0]['from'])
+        check('report-type=delivery-status' in dsn[0]['data'], 'report')
+        check('Final-Recipient: rfc822; perm7@example.net' in
+              dsn[0]['data'], dsn[0]['data'])
+        wait_for('bounce of bounce dropped',
+                 lambda: 'bounces are never bounced' in k.log_text())
+        wait_for('empty queue 7', lambda: queue_ids(k) == [])
+        time.sleep(1.5)
+        nulls = [m for m in peer.mail_params if m.startswith('MAIL FROM:<>')]
+        check(len(nulls) == 2, 'null-sender transactions: %r' % nulls)
+        check(len(stored(k, 'alice@localhost')) == 2, 'stray bounce')
+
+        # 8. an old next hop: one command at a time; 8-bit and too big
+        # messages bounce (5.6.3, 5.3.4) rather than being corrupted
+        submit(k, ['ok@old.example'], body('old'))
+        wait_for('old delivery', lambda: old.log())
+        check(old.log()[0]['rcpts'] == ['ok@old.example'], old.log())
+        submit(k, ['eight@old.example'], body('caf\xe9'),
+               mail_options=['BODY=8BITMIME'])
+        submit(k, ['big@old.example'], body('big', 'x' * 998 + '\r\n') +
+               ('y' * 998 + '\r\n').encode() * 25)
+        msgs = bounces(k, 4)
+        reports = b'\n'.join(msgs[2:])
+        check(b'Final-Recipient: rfc822; eight@old.example' in reports and
+              b'Status: 5.6.3' in reports, reports[:3000])
+        check(b'Final-Recipient: rfc822; big@old.example' in reports and
+              b'Status: 5.3.4' in reports, reports[:3000])
+        check(len(old.log()) == 1, 'only the plain message reached it')
+        check(any(' SIZE=' in c for c in old.mail_params),
+              'SIZE not declared: %r' % old.mail_params)
+
+        # 9. STARTTLS when the next hop offers it (opportunistic)
+        submit(k, ['ok@tls.example'], body('tls'))
+        wait_for('tls delivery', lambda: tlspeer.log())
+        check(tlspeer.log()[0]['tls'] is True, 'not sent over TLS')
+
+        # 10. a clean stop (under ASan: no leak report, exit 0)
+        wait_for('empty queue 10', lambda: queue_ids(k) == [])
+        rc = k.stop()
+        check(rc == 0, 'kurird exit status %r' % rc)
+        check('Sanitizer' not in k.log_text(), k.log_text()[-3000:])
     finally:
         k.cleanup()
         peer.stop()
+        old.stop()
+        tlspeer.stop()
 
 
 def t_down_up_hold_kill(tmp):
     port = kt.free_port()
     k = server(port, '1h')
     peer = None
+    # without inotify (a per-user limit reached): the relay polls
+    os.environ['KURIR_RELAY_POLL'] = '1'
     try:
         k.start()
+        wait_for('polling', lambda: 'polling it every' in k.log_text())
         k.add_user('alice@localhost', PASSWORD)
         # peer down: the message waits in the queue
         submit(k, ['ok1@example.net'], body('down'))
@@ -252,7 +357,12 @@ def t_down_up_hold_kill(tmp):
         k.ctl('queue', 'flush', qid)
         wait_for('flushed id', lambda: any(
             'ok20@example.net' in m['rcpts'] for m in peer.log()))
+        wait_for('empty queue 20', lambda: queue_ids(k) == [])
+        time.sleep(1)
+        got = [r for m in peer.log() for r in m['rcpts']]
+        check(got.count('ok20@example.net') == 1, got)
     finally:
+        del os.environ['KURIR_RELAY_POLL']
         k.cleanup()
         if peer:
             peer.stop()

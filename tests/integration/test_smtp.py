@@ -688,13 +688,15 @@ def p_errors(k):
 
 
 def p_per_ip(k):
-    """smtp_connections_per_ip (workers = 1 here)."""
+    """smtp_connections_per_ip counts across both workers: with 3 held,
+    every further connection is refused, whichever worker takes it."""
+    check(len(k.worker_pids()) == 2, 'two workers')
     held = [raw(k) for _ in range(3)]
-    s = k.connect('smtp')
-    c = Client(s)
-    code, lines = c.reply()
-    check(code == 421 and '4.7.0' in lines[0], lines)
-    c.close()
+    for _ in range(4):
+        c = Client(k.connect('smtp'))
+        code, lines = c.reply()
+        check(code == 421 and '4.7.0' in lines[0], lines)
+        c.close()
     held.pop().close()
     time.sleep(0.3)
     c = raw(k)
@@ -786,6 +788,27 @@ def p_dsn(k):
           'dsn mail log')
 
 
+def p_catchall(k):
+    """A domain's catch-all alias takes any local part there; other
+    domains stay refused."""
+    before = len(stored(k, 'bob@localhost'))
+    k.ctl('alias', 'add', '@catchall.test', 'bob@localhost')
+    c = raw(k)
+    c.cmd('EHLO x')
+    c.cmd('MAIL FROM:<a@remote.example>')
+    code, lines = c.cmd('RCPT TO:<anything.at.all@CatchAll.test>')
+    check(code == 250, lines)
+    code, lines = c.cmd('RCPT TO:<someone@elsewhere.test>')
+    check(code == 554 and '5.7.1' in lines[0], lines)
+    check(c.cmd('DATA')[0] == 354, 'data')
+    c.send(b'Subject: c\r\n\r\ncatch\r\n.\r\n')
+    check(c.reply()[0] == 250, 'sent')
+    c.close()
+    msgs = stored(k, 'bob@localhost')
+    check(len(msgs) == before + 1 and
+          msgs[-1][1].endswith(b'\r\n\r\ncatch\r\n'), 'catch-all')
+
+
 def p_timeout_start(k):
     """p_timeout in a thread while the next tests run."""
     res = []
@@ -808,7 +831,7 @@ def p_timeout_join(k):
 
 
 POLICY_TESTS = [p_per_ip, p_timeout_start, p_size, p_recipients, p_errors,
-                p_quota, p_bare_reject, p_dsn, p_timeout_join]
+                p_quota, p_bare_reject, p_dsn, p_catchall, p_timeout_join]
 
 
 TESTS = [t_smtplib_roundtrip, t_commands, t_ehlo_per_port, t_pipelining,
@@ -828,6 +851,9 @@ def run(k, be, tests):
             print(k.log_text()[-4000:])
             raise
         print('%s: %s %.2fs' % (be, t.__name__, time.time() - t0))
+    # kurird takes SIGTERM only once it runs its workers (it listens a
+    # little earlier, and t_kill9 has just restarted it)
+    k.wait_workers(1)
     rc = k.stop()
     log = k.log_text()
     check(rc == 0 and 'Sanitizer' not in log and 'runtime error' not in log,
@@ -854,8 +880,9 @@ def main():
             k.add_user('alice@localhost', PASSWORD)
             k.add_user('bob@localhost', PASSWORD)
             run(k, be, TESTS)
-        with kt.Kurird(storage=be, protocols='smtp', workers=1,
+        with kt.Kurird(storage=be, protocols='smtp', workers=2,
                        overrides={'max_message_size': str(LIMIT_SIZE),
+                                  'domains': 'localhost catchall.test',
                                   'log_level': 'info'},
                        config_text=POLICY_CONFIG) as k:
             k.add_user('alice@localhost', PASSWORD)

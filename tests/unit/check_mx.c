@@ -32,7 +32,13 @@ setup(void)
 	    "pref.example MX 10 mx-b.pref.example\n"
 	    "pref.example MX 30 mx-d.pref.example\n"
 	    "noMX.example A 192.0.2.7\n"
+	    "v6only.example AAAA 2001:db8::25\n"
+	    "both.example A 192.0.2.8\n"
+	    "both.example AAAA 2001:db8::8\n"
 	    "null.example MX 0 .\n"
+	    "null.example A 192.0.2.9\n"
+	    "mixed.example MX 0 .\n"
+	    "mixed.example MX 10 mx-a.pref.example\n"
 	    "bare.example TXT hello\n"
 	    "temp.example TEMPFAIL\n"
 	    "gone.example NXDOMAIN\n"
@@ -90,6 +96,16 @@ START_TEST(test_fallback_to_address)
 	    RELAY_MAX_HOPS, &n, &nullmx, diag, sizeof(diag)), KURIR_OK);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(hops[0].host, "nomx.example");
+	ck_assert_uint_eq(hops[0].port, 25);
+	/* AAAA alone is an address too (RFC 5321 5.1). */
+	ck_assert_int_eq(relay_mx_lookup("v6only.example", stub, hops,
+	    RELAY_MAX_HOPS, &n, &nullmx, diag, sizeof(diag)), KURIR_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(hops[0].host, "v6only.example");
+	ck_assert_int_eq(relay_mx_lookup("both.example", stub, hops,
+	    RELAY_MAX_HOPS, &n, &nullmx, diag, sizeof(diag)), KURIR_OK);
+	ck_assert_str_eq(hops[0].host, "both.example");
+	ck_assert_int_eq(nullmx, 0);
 	/* A name that exists with neither MX nor address: permanent. */
 	ck_assert_int_eq(relay_mx_lookup("bare.example", stub, hops,
 	    RELAY_MAX_HOPS, &n, &nullmx, diag, sizeof(diag)),
@@ -97,6 +113,7 @@ START_TEST(test_fallback_to_address)
 }
 END_TEST
 
+/* The null MX wins over the domain's address: no A/AAAA fallback. */
 START_TEST(test_null_mx)
 {
 	struct relay_hop	hops[RELAY_MAX_HOPS];
@@ -109,6 +126,12 @@ START_TEST(test_null_mx)
 	    KURIR_E_PERMFAIL);
 	ck_assert_int_eq(nullmx, 1);
 	ck_assert_ptr_nonnull(strstr(diag, "5.1.10"));
+	/* A null MX among real ones (RFC 7505 forbids it): the real ones. */
+	ck_assert_int_eq(relay_mx_lookup("mixed.example", stub, hops,
+	    RELAY_MAX_HOPS, &n, &nullmx, diag, sizeof(diag)), KURIR_OK);
+	ck_assert_int_eq(nullmx, 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(hops[0].host, "mx-a.pref.example");
 }
 END_TEST
 
@@ -142,6 +165,13 @@ START_TEST(test_addresses)
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(addrs[0], "192.0.2.1");
 	ck_assert_str_eq(addrs[1], "2001:db8::1");
+	ck_assert_int_eq(relay_addr_lookup("v6only.example", stub, addrs, 8,
+	    &n), KURIR_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(addrs[0], "2001:db8::25");
+	ck_assert_int_eq(relay_addr_lookup("both.example", stub, addrs, 8,
+	    &n), KURIR_OK);
+	ck_assert_uint_eq(n, 2);
 	ck_assert_int_eq(relay_addr_lookup("127.0.0.1", stub, addrs, 8, &n),
 	    KURIR_OK);
 	ck_assert_uint_eq(n, 1);

@@ -5,9 +5,12 @@
  * smuggling, relay policy, limits, AUTH and the sender login check,
  * STARTTLS state reset, commit failures and asynchronous commits.
  */
+#include <sys/wait.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -735,6 +738,47 @@ START_TEST(test_per_ip_limit)
 }
 END_TEST
 
+/* A child that counts, then expects the limit after `ok` more. */
+static int
+limit_child(const char *ip, int ok)
+{
+	pid_t pid;
+	int i, st;
+
+	if ((pid = fork()) == 0) {
+		for (i = 0; i < ok; i++)
+			if (smtp_limit_enter(ip, 3) != KURIR_OK)
+				_exit(10 + i);
+		if (smtp_limit_enter(ip, 3) == KURIR_OK)
+			_exit(20);
+		/* exit holding them, like a worker that crashed */
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	return (WEXITSTATUS(st));
+}
+
+/* The per-address count is shared by every worker process, and the
+ * counts of a dead worker are dropped by the next one to start. */
+START_TEST(test_per_ip_shared)
+{
+	const char *ip = "198.51.100.9";
+
+	ck_assert_int_eq(smtp_limit_init(), KURIR_OK);
+	ck_assert_int_eq(smtp_limit_enter(ip, 3), KURIR_OK);
+	/* this process holds 1: a sibling may add 2, not 3 */
+	ck_assert_int_eq(limit_child(ip, 2), 0);
+	/* that sibling died holding 2; the next one drops them */
+	ck_assert_int_eq(limit_child(ip, 2), 0);
+	/* other addresses are not affected */
+	ck_assert_int_eq(limit_child("198.51.100.10", 3), 0);
+	smtp_limit_leave(ip);
+	ck_assert_int_eq(limit_child(ip, 3), 0);
+}
+END_TEST
+
 START_TEST(test_timeout_shutdown)
 {
 	struct kurir_conn *c = mock_connect("smtp");
@@ -789,6 +833,7 @@ smtp_session_suite(void)
 	tcase_add_test(tc, test_max_recipients);
 	tcase_add_test(tc, test_utf8);
 	tcase_add_test(tc, test_per_ip_limit);
+	tcase_add_test(tc, test_per_ip_shared);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("data");
 	tcase_add_checked_fixture(tc, setup, NULL);
