@@ -49,6 +49,13 @@
 #define LMDBST_CACHE_MAX	(16u * 1024 * 1024)
 #define LMDBST_BATCH		256u	/* records per read txn when listing */
 #define LMDBST_GROUP_BYTES	(32ull << 20)	/* bytes per grouped commit */
+/* Bodies above STAGE_MIN are stored in steps of STAGE_STEP bytes before
+ * their commit (lmdbst_stage.c): LMDB holds a transaction's dirty pages
+ * in memory, so no transaction may carry a whole big message. */
+#define LMDBST_STAGE_MIN	(4ull << 20)
+#define LMDBST_STAGE_STEP	(4ull << 20)
+/* Period of the notify_fd() timer used when inotify is exhausted. */
+#define LMDBST_NOTIFY_POLL_MS	500
 
 /* Settings, read once at init from the configuration. */
 struct lmdbst_conf {
@@ -112,7 +119,7 @@ struct lmdbst_blob {
 enum {
 	LMDBST_DB_META, LMDBST_DB_NAMES, LMDBST_DB_MBOXES, LMDBST_DB_SUBS,
 	LMDBST_DB_MSGS, LMDBST_DB_BLOBS, LMDBST_DB_BODY, LMDBST_DB_CACHE,
-	LMDBST_DB_EXPUNGED, LMDBST_NDB
+	LMDBST_DB_EXPUNGED, LMDBST_DB_PENDING, LMDBST_NDB
 };
 
 struct lmdbst_req;
@@ -186,6 +193,7 @@ struct lmdbst_req {
 	const char	*keywords;	/* normalized, may be "" */
 	int64_t		 date;
 	struct lmdbst_spool *spool;
+	uint64_t	 blob;		/* staged body, or 0 */
 	uint64_t	 quota_bytes;
 	uint64_t	 quota_messages;
 	/* Results. */
@@ -247,11 +255,20 @@ int	 lmdbst_blob_ref(struct lmdbst_env *e, MDB_txn *t, uint64_t blob,
 	    int delta);
 int	 lmdbst_msg_remove(struct lmdbst_env *e, MDB_txn *t, uint32_t id,
 	    uint32_t uid, uint64_t tomb_modseq);
+int	 lmdbst_body_del(struct lmdbst_env *e, MDB_txn *t, uint64_t blob);
 int	 lmdbst_store_body(struct lmdbst_env *e, MDB_txn *t,
 	    struct lmdbst_spool *sp, uint64_t *blob_r);
 int	 lmdbst_add_msg(struct lmdbst_env *e, MDB_txn *t, uint32_t id,
 	    const struct lmdbst_msgrec *r, const char *kw, size_t kwlen,
 	    uint64_t qbytes, uint64_t qmsgs, uint32_t *uid_r);
+
+/* lmdbst_stage.c: big bodies stored in steps before their commit */
+int	 lmdbst_stage_body(struct lmdbst_env *e, struct lmdbst_spool *sp,
+	    uint64_t *blob_r);
+int	 lmdbst_stage_done(struct lmdbst_env *e, MDB_txn *t, uint64_t blob,
+	    uint64_t size);
+void	 lmdbst_stage_drop(struct lmdbst_env *e, uint64_t blob);
+void	 lmdbst_stage_sweep(struct lmdbst_env *e);
 
 /* lmdbst_util.c */
 int	 lmdbst_name_norm(const char *in, char *out, size_t len);
@@ -286,6 +303,9 @@ int	 lmdbst_uids_add(struct lmdbst_uids *u, uint32_t a, uint32_t b);
 void	 lmdbst_uids_free(struct lmdbst_uids *u);
 
 int	 lmdbst_expunge_one(struct lmdbst_env *e, uint32_t id, uint32_t uid);
+
+/* lmdbst_notify.c */
+int	 lmdbst_notify_timer(void);
 
 /* lmdbst_cache.c */
 int	 lmdbst_cache_flush(struct kurir_mailbox *mb);

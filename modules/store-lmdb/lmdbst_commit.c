@@ -38,7 +38,12 @@ apply(struct lmdbst_env *e, MDB_txn *t, struct lmdbst_req *r)
 	rec.flags = r->flags;
 	rec.size = r->spool->size;
 	rec.date = r->date;
-	if ((rc = lmdbst_store_body(e, t, r->spool, &rec.blob)) != 0)
+	if (r->blob != 0) {
+		rec.blob = r->blob;
+		if ((rc = lmdbst_stage_done(e, t, r->blob,
+		    r->spool->size)) != 0)
+			return rc;
+	} else if ((rc = lmdbst_store_body(e, t, r->spool, &rec.blob)) != 0)
 		return rc;
 	if ((rc = lmdbst_add_msg(e, t, r->mbox_id, &rec, r->keywords,
 	    strlen(r->keywords), r->quota_bytes, r->quota_messages,
@@ -139,6 +144,10 @@ lmdbst_commit(struct lmdbst_env *e, struct lmdbst_req *r)
 
 	r->done = 0;
 	r->status = KURIR_E_TEMPFAIL;
+	r->blob = 0;
+	if (r->spool->size > LMDBST_STAGE_MIN &&
+	    (r->status = lmdbst_stage_body(e, r->spool, &r->blob)) != 0)
+		return r->status;
 	pthread_mutex_lock(&e->qlock);
 	TAILQ_INSERT_TAIL(&e->queue, r, entry);
 	while (!r->done) {
@@ -167,5 +176,7 @@ lmdbst_commit(struct lmdbst_env *e, struct lmdbst_req *r)
 		pthread_cond_broadcast(&e->qcond);
 	}
 	pthread_mutex_unlock(&e->qlock);
+	if (r->status != KURIR_OK)
+		lmdbst_stage_drop(e, r->blob);
 	return r->status;
 }

@@ -240,13 +240,38 @@ lmdbst_msg_put(struct lmdbst_env *e, MDB_txn *t, uint32_t id, uint32_t uid,
 	return 0;
 }
 
+/* Delete every body chunk of blob. */
+int
+lmdbst_body_del(struct lmdbst_env *e, MDB_txn *t, uint64_t blob)
+{
+	uint8_t kb[12];
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(t, e->dbi[LMDBST_DB_BODY], &c)) != 0)
+		return rc;
+	lmdbst_key_body(kb, blob, 0);
+	k.mv_size = 12;
+	k.mv_data = kb;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size == 12 &&
+	    lmdbst_get64(k.mv_data) == blob) {
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		/* After a delete MDB_NEXT yields the following item. */
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
 int
 lmdbst_blob_ref(struct lmdbst_env *e, MDB_txn *t, uint64_t blob, int delta)
 {
 	struct lmdbst_blob b;
 	uint8_t kb[12];
-	MDB_cursor *c;
-	MDB_val k, v;
+	MDB_val k;
 	int rc;
 
 	put64(kb, blob);
@@ -258,21 +283,7 @@ lmdbst_blob_ref(struct lmdbst_env *e, MDB_txn *t, uint64_t blob, int delta)
 		k.mv_data = kb;
 		if ((rc = mdb_del(t, e->dbi[LMDBST_DB_BLOBS], &k, NULL)) != 0)
 			return rc;
-		if ((rc = mdb_cursor_open(t, e->dbi[LMDBST_DB_BODY], &c)) != 0)
-			return rc;
-		lmdbst_key_body(kb, blob, 0);
-		k.mv_size = 12;
-		k.mv_data = kb;
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		while (rc == 0 && k.mv_size == 12 &&
-		    lmdbst_get64(k.mv_data) == blob) {
-			if ((rc = mdb_cursor_del(c, 0)) != 0)
-				break;
-			/* After a delete MDB_NEXT yields the following item. */
-			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-		}
-		mdb_cursor_close(c);
-		return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+		return lmdbst_body_del(e, t, blob);
 	}
 	b.refs += delta;
 	return put_fixed(t, e->dbi[LMDBST_DB_BLOBS], kb, 8, &b, sizeof(b));

@@ -33,7 +33,7 @@ static pid_t		 reg_pid;
 
 static const char *const db_names[LMDBST_NDB] = {
 	"meta", "names", "mboxes", "subs", "msgs", "blobs", "body", "cache",
-	"expunged"
+	"expunged", "pending"
 };
 
 int
@@ -214,6 +214,7 @@ env_open(const char *dir, struct lmdbst_env **e_r)
 	}
 	if (rc != 0)
 		goto fail;
+	lmdbst_stage_sweep(e);
 	if (created) {
 		fsync_dir(dir);
 		snprintf(path, sizeof(path), "%s/..", dir);

@@ -221,6 +221,9 @@ int	 md_changes_since(struct kurir_mailbox *, uint64_t, kurir_msg_cb *,
 int	 md_cache_get(struct kurir_mailbox *, uint32_t, void *, size_t,
 	    size_t *);
 int	 md_cache_set(struct kurir_mailbox *, uint32_t, const void *, size_t);
+/* Period of the notify_fd() timer used when inotify is exhausted. */
+#define MD_NOTIFY_POLL_MS	500
+int	 md_notify_timer(void);
 int	 md_notify_fd(struct kurir_mailbox *);
 void	 md_notify_clear(struct kurir_mailbox *);
 int	 md_uid_in_set(uint32_t uid, const struct kurir_uid_range *set,

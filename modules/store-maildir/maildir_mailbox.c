@@ -14,6 +14,7 @@
 #include "autoconf.h"
 
 #include <sys/inotify.h>
+#include <sys/timerfd.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -321,6 +322,44 @@ md_cache_set(struct kurir_mailbox *mb, uint32_t uid, const void *blob,
 	return KURIR_OK;
 }
 
+/* A descriptor readable every MD_NOTIFY_POLL_MS; -1 on failure. */
+int
+md_notify_timer(void)
+{
+	struct itimerspec its;
+	int fd;
+
+	if ((fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
+	    TFD_CLOEXEC)) == -1)
+		return -1;
+	its.it_interval.tv_sec = 0;
+	its.it_interval.tv_nsec = MD_NOTIFY_POLL_MS * 1000000L;
+	its.it_value = its.it_interval;
+	if (timerfd_settime(fd, 0, &its, NULL) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* inotify instances and watches are few (fs.inotify.max_user_*, for all
+ * processes of the user): without one, poll by timer so IDLE still
+ * hears of changes within a second. */
+static int
+notify_fallback(const char *what)
+{
+	static int warned;
+
+	if (!warned) {
+		warned = 1;
+		md_log(KURIR_LOG_WARNING, "%s: %s; change notification falls "
+		    "back to polling every %d ms (raise "
+		    "fs.inotify.max_user_instances)", what, strerror(errno),
+		    MD_NOTIFY_POLL_MS);
+	}
+	return md_notify_timer();
+}
+
 int
 md_notify_fd(struct kurir_mailbox *mb)
 {
@@ -332,11 +371,8 @@ md_notify_fd(struct kurir_mailbox *mb)
 
 	if (mb->ifd != -1)
 		return mb->ifd;
-	if ((mb->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
-		md_log(KURIR_LOG_WARNING, "inotify_init1: %s",
-		    strerror(errno));
-		return -1;
-	}
+	if ((mb->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		return mb->ifd = notify_fallback("inotify_init1");
 	for (i = 0; i < 3; i++) {
 		if (subs[i] != NULL)
 			snprintf(path, sizeof(path), "%s/%s", mb->dir,
@@ -346,11 +382,8 @@ md_notify_fd(struct kurir_mailbox *mb)
 		/* the folder itself: only kurir-uidlist being replaced */
 		if (inotify_add_watch(mb->ifd, path, subs[i] != NULL ? mask :
 		    IN_MOVED_TO | IN_ONLYDIR) == -1) {
-			md_log(KURIR_LOG_WARNING, "inotify_add_watch %s: %s",
-			    path, strerror(errno));
 			close(mb->ifd);
-			mb->ifd = -1;
-			return -1;
+			return mb->ifd = notify_fallback("inotify_add_watch");
 		}
 	}
 	return mb->ifd;

@@ -244,6 +244,7 @@ START_TEST(t_uidlist_parse)
 		r->dirty = 1;
 		ck_assert_int_eq(md_index_tomb(&ix, 2, ++ix.highestmodseq),
 		    KURIR_OK);
+		free(ix.recs[0].name);
 		ix.recs[0] = ix.recs[1];	/* uid 2 goes */
 		ix.nrecs = 1;
 		ck_assert_int_eq(stat(path, &sb1), 0);
@@ -665,6 +666,27 @@ START_TEST(t_keywords_file)
 END_TEST
 
 /* A file dropped into new/ by another program wakes notify_fd. */
+/* The fallback when inotify is exhausted: readable within a second,
+ * quiet again after a clear. */
+START_TEST(t_notify_timer)
+{
+	struct pollfd pfd;
+	char buf[64];
+	int fd;
+
+	fd = md_notify_timer();
+	ck_assert_int_ge(fd, 0);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 1000), 1);
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+	ck_assert_int_eq(poll(&pfd, 1, 1000), 1);
+	close(fd);
+}
+END_TEST
+
 START_TEST(t_notify_drop)
 {
 	struct kurir_store	*st = open_at(scratch);
@@ -793,6 +815,7 @@ maildir_suite(void)
 	tcase_add_test(tc, t_foreign_import);
 	tcase_add_test(tc, t_keywords_file);
 	tcase_add_test(tc, t_notify_drop);
+	tcase_add_test(tc, t_notify_timer);
 	tcase_add_test(tc, t_deliver_link_and_tmp);
 	suite_add_tcase(s, tc);
 	return s;
