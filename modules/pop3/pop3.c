@@ -31,6 +31,9 @@ static const struct kurir_conf_key pop3_conf_keys[] = {
 	    "longest POP3 command line in octets, CRLF included (RFC 2449)" },
 	{ "pop3_idle_timeout", KURIR_CONF_DURATION, "10m", NULL,
 	    "idle POP3 sessions are closed after this (RFC 1939: >= 10m)" },
+	{ "pop3_max_messages", KURIR_CONF_INT, "100000", NULL,
+	    "most messages one POP3 session shows, oldest first (the rest "
+	    "in later sessions; 0: no limit)" },
 	{ NULL, 0, NULL, NULL, NULL }
 };
 
@@ -84,6 +87,8 @@ pop3_conf_load(const char **errstr_r)
 	pop3_conf.max_line = n > 0 ? (size_t)n : 255;
 	n = pop3_api->conf_num("pop3_idle_timeout");
 	pop3_conf.idle_timeout = n > 0 && n < UINT32_MAX ? (uint32_t)n : 600;
+	n = pop3_api->conf_num("pop3_max_messages");
+	pop3_conf.max_messages = n > 0 ? (size_t)n : n == 0 ? 0 : 100000;
 
 	dir = pop3_api->conf_str("state_dir");
 	if (dir == NULL || *dir == '\0')

@@ -78,6 +78,7 @@ struct pop3_sess {
 	uint32_t		 ndele;
 	uint64_t		 dele_bytes;
 	uint64_t		 total_bytes;
+	uint32_t		 truncated;	/* INBOX held more than shown */
 	uint32_t		 nretr;		/* statistics for the log */
 	uint64_t		 retr_bytes;
 	uint32_t		 nexpunged;
@@ -96,6 +97,7 @@ struct pop3_conf {
 	uint32_t	 max_errors;
 	size_t		 max_line;	/* octets including CRLF */
 	uint32_t	 idle_timeout;
+	size_t		 max_messages;	/* snapshot cap; 0: none */
 	char		 trash[256];	/* pop3_trash_mailbox */
 	char		 lockdir[4096];	/* state_dir/pop3-locks */
 };

@@ -14,6 +14,8 @@
 
 /* ---- on the blocking thread --------------------------------------- */
 
+#define POP3_SNAPSHOT_FULL	1	/* msg_list stopped at max_messages */
+
 static int
 pop3_snapshot_cb(void *arg, const struct kurir_msg *m)
 {
@@ -21,6 +23,13 @@ pop3_snapshot_cb(void *arg, const struct kurir_msg *m)
 	struct pop3_msg *nm;
 	size_t cap;
 
+	/* The snapshot is bounded: the oldest messages are shown, the
+	 * rest wait for a later session. */
+	if (pop3_conf.max_messages > 0 &&
+	    s->nmsgs == pop3_conf.max_messages) {
+		s->truncated = 1;
+		return POP3_SNAPSHOT_FULL;
+	}
 	if (s->nmsgs == s->msgs_cap) {
 		cap = s->msgs_cap == 0 ? 64 : s->msgs_cap * 2;
 		if ((nm = reallocarray(s->msgs, cap, sizeof(*nm))) == NULL)
@@ -90,7 +99,8 @@ pop3_open_store(struct pop3_sess *s)
 	if ((r = so->mailbox_sync(s->mb, &ms)) != KURIR_OK)
 		return r;
 	s->uidvalidity = ms.uidvalidity;
-	return so->msg_list(s->mb, 1, UINT32_MAX, pop3_snapshot_cb, s);
+	r = so->msg_list(s->mb, 1, UINT32_MAX, pop3_snapshot_cb, s);
+	return r == POP3_SNAPSHOT_FULL ? KURIR_OK : r;
 }
 
 static void
@@ -106,6 +116,7 @@ pop3_open_work(void *arg)
 		s->msgs = NULL;
 		s->nmsgs = s->msgs_cap = 0;
 		s->total_bytes = 0;
+		s->truncated = 0;
 	}
 	s->job_status = r;
 }
@@ -242,8 +253,9 @@ pop3_open_done(void *arg)
 	switch (s->job_status) {
 	case KURIR_OK:
 		pop3_api->conn_log(s->c, KURIR_LOG_INFO,
-		    "login: user=%s method=%s messages=%zu", s->authuser,
-		    s->mech, s->nmsgs);
+		    "login: user=%s method=%s messages=%zu%s", s->authuser,
+		    s->mech, s->nmsgs, s->truncated ?
+		    " (pop3_max_messages reached, more in INBOX)" : "");
 		pop3_reply(s, "+OK Logged in, %zu messages (%llu octets).",
 		    s->nmsgs, (unsigned long long)s->total_bytes);
 		pop3_resume(s, POP3_ST_TRANS);

@@ -43,6 +43,20 @@ def require_server():
         sys.exit(kt.SKIP)
 
 
+def check_clean_stop(k):
+    """Stop kurird and clean up; raise unless it exited 0 with no
+    sanitizer report (ASan/UBSan/LeakSanitizer write to its log)."""
+    try:
+        rc = k.stop()
+        log = k.log_text()
+    finally:
+        k.cleanup()
+    bad = [l for l in log.split('\n')
+           if 'Sanitizer' in l or 'runtime error' in l]
+    if rc != 0 or bad:
+        raise AssertionError('kurird exit %s; %s' % (rc, bad[:5]))
+
+
 def wire(msg, top=None):
     """What RETR (top=None) or TOP n must send after the +OK line: every
     line CRLF-terminated, a leading '.' doubled, then '.' CRLF.  Written
@@ -189,8 +203,7 @@ class Pop3Base(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.k.stop()
-        cls.k.cleanup()
+        check_clean_stop(cls.k)
 
     def setUp(self):
         self.conns = []
@@ -308,6 +321,8 @@ class Pop3Base(unittest.TestCase):
         self.assertEqual(c.cmd('AUTH PLAIN'), '+ ')
         self.assertTrue(c.cmd('*').startswith('-ERR'))
         self.assertTrue(c.cmd('AUTH NOSUCHMECH').startswith('-ERR'))
+        # "=" is an empty initial response (RFC 5034): not PLAIN's.
+        self.assertTrue(c.cmd('AUTH PLAIN =').startswith('-ERR'))
         self.assertEqual(c.cmd('AUTH PLAIN'), '+ ')
         good = base64.b64encode(b'\0' + u.encode() + b'\0' +
                                 PASSWORD.encode()).decode()
@@ -710,7 +725,7 @@ class Pop3Base(unittest.TestCase):
             for i in range(4)])
         # A clean stop in TRANSACTION: told why, and nothing expunged.
         self.assertTrue(c.cmd('DELE 3').startswith('+OK'))
-        self.k.stop()
+        self.assertEqual(self.k.stop(), 0)
         r = c.line()
         self.assertTrue(r.startswith('-ERR [SYS/TEMP]'), r)
         self.assertTrue(c.closed())
@@ -734,7 +749,7 @@ class Pop3Base(unittest.TestCase):
         self.assertEqual(first, [('%d %s' % (i + 1, uidl_of(*ids[i])))
                                  .encode() for i in range(3)])
         self.assertEqual(uidls(), first)
-        self.k.stop()
+        self.assertEqual(self.k.stop(), 0)
         self.wait_port_closed()
         self.k.start()
         self.assertEqual(uidls(), first)

@@ -33,9 +33,8 @@ class Fetchmail(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.k.stop()
-        cls.k.cleanup()
         shutil.rmtree(cls.tmp, ignore_errors=True)
+        tp.check_clean_stop(cls.k)
 
     def put(self, user, data):
         tp.storeput(self.k, user, data)

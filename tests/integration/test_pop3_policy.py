@@ -16,8 +16,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kurirtest as kt  # noqa: E402
-from test_pop3 import (PASSWORD, Pop3Base, Raw, multi_lines,  # noqa: E402
-                       require_server)
+from test_pop3 import (PASSWORD, Pop3Base, Raw,  # noqa: E402
+                       check_clean_stop, multi_lines, require_server)
 
 class Pop3Policy(Pop3Base):
     """Plaintext refused without TLS (as off loopback), and DELE moving
@@ -47,11 +47,11 @@ class Pop3Policy(Pop3Base):
         good = base64.b64encode(b'\0' + u.encode() + b'\0' +
                                 PASSWORD.encode()).decode()
         r = c.cmd('AUTH PLAIN ' + good)
-        self.assertTrue(r.startswith('-ERR'), r)
+        self.assertTrue(r.startswith('-ERR [AUTH]'), r)
         # PASS after a refused USER has no user; LOGIN is not offered.
         self.assertTrue(c.cmd('PASS ' + PASSWORD).startswith('-ERR'))
         r = c.cmd('AUTH LOGIN')
-        self.assertTrue(r.startswith('-ERR'), r)
+        self.assertTrue(r.startswith('-ERR [AUTH]'), r)
         self.assertTrue(c.cmd('STAT').startswith('-ERR'))
         c.close()
         self.tls_login(u).cmd('QUIT')
@@ -82,7 +82,23 @@ class Pop3Limits(Pop3Base):
                  'auth_throttle_delay_max_ms': '400',
                  'auth_throttle_user_failures': '3'}
     config_text = ('pop3_idle_timeout = 1s\npop3_max_line_length = 64\n'
-                   'pop3_max_errors = 6\n')
+                   'pop3_max_errors = 6\npop3_max_messages = 3\n')
+
+    def test_max_messages(self):
+        u = self.user()
+        ids = [self.put(u, b'Subject: %d\r\n\r\nbody\r\n' % i)
+               for i in range(5)]
+        c = self.login(u)
+        self.assertEqual(c.cmd('STAT'), '+OK 3 60')
+        for i in (1, 2, 3):
+            self.assertTrue(c.cmd('DELE %d' % i).startswith('+OK'))
+        self.assertTrue(c.cmd('QUIT').startswith('+OK'))
+        c = self.login(u)
+        st, body = c.multi('UIDL')
+        self.assertEqual(multi_lines(body), [
+            ('%d %08x%08x' % (n + 1, ids[i][0], ids[i][1])).encode()
+            for n, i in enumerate((3, 4))])
+        c.cmd('QUIT')
 
     def test_idle_timeout(self):
         u = self.user()
@@ -153,8 +169,7 @@ class Pop3NoStorage(unittest.TestCase):
             self.assertEqual(k.worker_pids(), pids)
             self.assertNotIn('killed by signal', k.log_text())
         finally:
-            k.stop()
-            k.cleanup()
+            check_clean_stop(k)
 
 
 
@@ -211,7 +226,8 @@ def load_tests(loader, tests, pattern):
     lim = type('Pop3Limits_' + kt.backends()[0], (Pop3Limits,),
                {'backend': kt.backends()[0]})
     for name in ('test_idle_timeout', 'test_max_line_length',
-                 'test_max_errors', 'test_throttled_failures'):
+                 'test_max_errors', 'test_throttled_failures',
+                 'test_max_messages'):
         suite.addTest(lim(name))
     suite.addTests(loader.loadTestsFromTestCase(Pop3NoStorage))
     if kt.have_module('imap'):

@@ -40,6 +40,7 @@ static const char *delete_action = "expunge";
 static const char *max_line = "255";
 static int max_errors = 20;
 static int64_t idle_timeout = 600;
+static int64_t max_messages = 100000;
 static int no_storage;		/* `storage =` empty: storage() is NULL */
 static size_t max_read;		/* largest msg_read() asked for */
 
@@ -131,6 +132,8 @@ f_conf_num(const char *key)
 		return atoi(max_line);
 	if (strcmp(key, "pop3_idle_timeout") == 0)
 		return idle_timeout;
+	if (strcmp(key, "pop3_max_messages") == 0)
+		return max_messages;
 	return -1;
 }
 
@@ -1022,6 +1025,29 @@ START_TEST(test_dele_marks_only)
 }
 END_TEST
 
+/* pop3_max_messages: the oldest are shown, the rest come later. */
+START_TEST(test_max_messages)
+{
+	struct kurir_conn *c;
+
+	max_messages = 2;
+	setup();
+	three_messages();
+	c = login();
+	expect(c, "STAT\r\n", "+OK 2 56\r\n");
+	expect(c, "LIST 3\r\n", "-ERR No such message.\r\n");
+	expect(c, "DELE 1\r\nDELE 2\r\nQUIT\r\n", "+OK Message 1 deleted.\r\n"
+	    "+OK Message 2 deleted.\r\n"
+	    "+OK kurir POP3 server signing off (2 messages deleted).\r\n");
+	conn_drop(c);
+	ck_assert(fmsgs[0].gone && fmsgs[1].gone && !fmsgs[2].gone);
+	c = login();
+	expect(c, "UIDL\r\n", "+OK\r\n1 1234abcd00000003\r\n.\r\n");
+	conn_drop(c);
+	max_messages = 100000;
+}
+END_TEST
+
 static Suite *
 pop3_session_suite(void)
 {
@@ -1045,6 +1071,7 @@ pop3_session_suite(void)
 	tcase_add_test(tc, test_idle_timeout);
 	tcase_add_test(tc, test_no_storage);
 	tcase_add_test(tc, test_dele_marks_only);
+	tcase_add_test(tc, test_max_messages);
 	suite_add_tcase(s, tc);
 	return s;
 }
