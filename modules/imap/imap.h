@@ -187,7 +187,7 @@ struct imap_msgent {
 
 struct imap_view {
 	struct kurir_mailbox *mb;
-	char		 name[IMAP_MBOX_MAX];
+	char		*name;		/* malloc'ed: idle sessions stay small */
 	uint32_t	 readonly;
 	uint32_t	 uidvalidity;
 	uint32_t	 uidnext;

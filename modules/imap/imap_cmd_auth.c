@@ -197,10 +197,11 @@ imap_cmd_login(struct imap_sess *s, struct imap_arg *a)
 		    "without TLS; use STARTTLS");
 		return;
 	}
+	/* The password leaves no copy behind in the command's memory,
+	 * whenever the command ends (maybe inside login_plain()). */
+	s->cmd.wipe = 1;
 	rc = imap_api->login_plain(s->c, a->str, a->next->str, sasl_result,
 	    s, &sasl);
-	/* Do not keep the password in the command's memory. */
-	explicit_bzero(a->next->str, a->next->len);
 	sasl_started(s, rc, sasl);
 }
 
@@ -217,8 +218,10 @@ imap_cmd_authenticate(struct imap_sess *s, struct imap_arg *a)
 		imap_done(s, "BAD", "AUTHENTICATE needs a mechanism");
 		return;
 	}
-	if (a->next != NULL)
+	if (a->next != NULL) {
 		initial = a->next->str;		/* SASL-IR */
+		s->cmd.wipe = 1;
+	}
 	rc = imap_api->sasl_start(s->c, a->str, initial, sasl_result, s,
 	    &sasl);
 	sasl_started(s, rc, sasl);

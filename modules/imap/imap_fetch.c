@@ -12,7 +12,7 @@
 
 #include "imap_fetch.h"
 
-#define STREAM_CHUNK	65536
+#define STREAM_CHUNK	16384
 
 struct fetch_job {
 	struct imap_job	 job;
@@ -314,9 +314,20 @@ msg_begin(struct imap_sess *s, struct fetch_job *fj)
 	fj->m_found = 0;
 	if (st->msg_list(v->mb, e->uid, e->uid, meta_cb, fj) < 0 ||
 	    !fj->m_found) {
-		/* expunged by someone else: nothing to show */
-		fj->any_missing = 1;
-		return -1;
+		/*
+		 * Expunged by someone else, EXPUNGE not sent yet (RFC 2180
+		 * 4.1): UID and FLAGS are still known from the view and are
+		 * answered; anything needing the message is not, and the
+		 * command ends in NO [EXPUNGEISSUED] (RFC 5530).
+		 */
+		for (i = 0; i < fj->nitems; i++)
+			if (fj->items[i].kind != FI_UID &&
+			    fj->items[i].kind != FI_FLAGS)
+				break;
+		if (i < fj->nitems) {
+			fj->any_missing = 1;
+			return -1;
+		}
 	}
 	for (i = 0; i < fj->nitems; i++)
 		seen |= sets_seen(&fj->items[i]);
@@ -382,7 +393,14 @@ fetch_step(struct imap_sess *s, struct imap_job *j)
 		fj->in_msg = 0;
 		fj->idx++;
 	}
-	if (fj->uid)
+	if (fj->any_missing) {
+		if (fj->uid)
+			imap_done(s, "NO", "[EXPUNGEISSUED] Some of the "
+			    "requested messages no longer exist");
+		else
+			imap_done_noexpunge(s, "NO", "[EXPUNGEISSUED] Some of "
+			    "the requested messages no longer exist");
+	} else if (fj->uid)
 		imap_done(s, "OK", "UID FETCH completed");
 	else
 		imap_done_noexpunge(s, "OK", "FETCH completed");

@@ -404,6 +404,8 @@ imap_parse_command(const char *buf, size_t len, size_t max_args,
 		goto out_free;
 	}
 	cmd->strs = ps.strs;
+	cmd->strs_len = 2 * (size_t)(end - p) + 2;
+	cmd->wipe = 0;
 	free(ps.nodes);
 	return IMAP_PARSE_OK;
 out_free:
@@ -416,7 +418,10 @@ void
 imap_cmd_free(struct imap_cmd *cmd)
 {
 	free(cmd->nodes);
+	if (cmd->wipe && cmd->strs != NULL)
+		explicit_bzero(cmd->strs, cmd->strs_len);
 	free(cmd->strs);
+	cmd->wipe = 0;
 	cmd->nodes = NULL;
 	cmd->strs = NULL;
 	cmd->args = NULL;

@@ -36,6 +36,8 @@ struct imap_cmd {
 	struct imap_arg	*nodes;
 	size_t		 nnodes;
 	char		*strs;
+	size_t		 strs_len;
+	uint32_t	 wipe;		/* holds a secret: zero it when freed */
 };
 
 /* Parse results. */

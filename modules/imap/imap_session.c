@@ -63,6 +63,8 @@ cmd_end(struct imap_sess *s)
 	imap_cmd_free(&s->cmd);
 	s->in_cmd = 0;
 	s->uid = 0;
+	/* A parsed structure may be large: an idle session keeps none. */
+	imap_msginfo_forget(s);
 	if (s->paused && !s->closing) {
 		s->paused = 0;
 		imap_api->conn_resume(s->c);

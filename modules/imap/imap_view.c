@@ -21,7 +21,7 @@ view_grow(struct imap_view *v)
 
 	if (v->count < v->alloc)
 		return 0;
-	na = v->alloc == 0 ? 64 : v->alloc * 2;
+	na = v->alloc < 8 ? 16 : v->alloc + v->alloc / 2;
 	n = reallocarray(v->msgs, na, sizeof(*n));
 	if (n == NULL)
 		return -1;
@@ -129,6 +129,7 @@ view_free(struct imap_view *v)
 		free(v->kws[i]);
 	free(v->kws);
 	free(v->msgs);
+	free(v->name);
 	free(v);
 }
 
@@ -144,7 +145,10 @@ imap_view_open(struct imap_sess *s, const char *name, int readonly,
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		return KURIR_E_NOMEM;
 	v->notify_fd = -1;
-	snprintf(v->name, sizeof(v->name), "%s", name);
+	if ((v->name = strdup(name)) == NULL) {
+		free(v);
+		return KURIR_E_NOMEM;
+	}
 	v->readonly = readonly ? 1 : 0;
 	rc = st->mailbox_open(s->store, name, &v->mb);
 	if (rc != KURIR_OK) {
@@ -154,6 +158,16 @@ imap_view_open(struct imap_sess *s, const char *name, int readonly,
 	memset(&ms, 0, sizeof(ms));
 	if ((rc = st->mailbox_sync(v->mb, &ms)) != KURIR_OK)
 		goto out_free;
+	/* Size the sequence for what is there (plus a little), not for a
+	 * power of two: thousands of idle views add up. */
+	if (ms.messages > 0 && ms.messages < UINT32_MAX - 8) {
+		v->alloc = (uint32_t)ms.messages + 8;
+		if ((v->msgs = reallocarray(NULL, v->alloc,
+		    sizeof(*v->msgs))) == NULL) {
+			rc = KURIR_E_NOMEM;
+			goto out_free;
+		}
+	}
 	rc = st->msg_list(v->mb, 1, UINT32_MAX, open_cb, v);
 	if (rc != KURIR_OK)
 		goto out_free;

@@ -310,6 +310,93 @@ def test_raw_protocol(k):
     raw_login(k).close()
 
 
+def test_fetch_store_rename(k):
+    """FETCH macros and RFC822 items (implicit \Seen), STORE -FLAGS and
+    FLAGS, APPEND date-time, and RENAME of INBOX (RFC 3501 6.3.5)."""
+    m = imap(k)
+    m.create('Rn')
+    msg = (b'From: a@example.org\r\nSubject: macros\r\n'
+           b'Date: Tue, 3 Mar 2026 09:00:00 +0000\r\n\r\nthe text\r\n')
+    typ, data = m.append('Rn', r'(\Answered $Work)',
+                         '"05-Jan-2026 10:11:12 +0100"', msg)
+    check(typ == 'OK', 'append with date %r' % data)
+    m.select('Rn')
+    typ, data = m.fetch('1', 'FAST')
+    check(re.search(rb'FLAGS \(\\Answered \$Work\) INTERNALDATE '
+                    rb'"05-Jan-2026 09:11:12 \+0000" RFC822.SIZE %d\)'
+                    % len(msg), data[0]), 'FAST %r' % data)
+    typ, data = m.fetch('1', 'ALL')
+    check(b'ENVELOPE ("Tue, 3 Mar 2026 09:00:00 +0000" "macros"' in
+          data[0] and b'BODY' not in data[0], 'ALL %r' % data)
+    typ, data = m.fetch('1', 'FULL')
+    check(b'ENVELOPE (' in data[0] and b'BODY ("TEXT" "PLAIN"' in data[0]
+          and b'BODYSTRUCTURE' not in data[0], 'FULL %r' % data)
+    typ, data = m.fetch('1', '(RFC822.HEADER)')
+    check(data[0][1] == msg.split(b'\r\n\r\n')[0] + b'\r\n\r\n',
+          'RFC822.HEADER %r' % data)
+    typ, data = m.fetch('1', '(FLAGS)')
+    check(b'\\Seen' not in data[0], 'RFC822.HEADER set \\Seen')
+    typ, data = m.fetch('1', '(RFC822.TEXT)')
+    check(data[0][1] == b'the text\r\n', 'RFC822.TEXT %r' % data)
+    check(b'\\Seen' in b''.join(x if isinstance(x, bytes) else x[0]
+                                for x in data) or
+          b'\\Seen' in m.fetch('1', '(FLAGS)')[1][0],
+          'RFC822.TEXT did not set \\Seen')
+    m.store('1', '-FLAGS', r'(\Seen)')
+    typ, data = m.fetch('1', '(RFC822)')
+    check(data[0][1] == msg, 'RFC822 %r' % data)
+    check(b'\\Seen' in m.fetch('1', '(FLAGS)')[1][0], 'RFC822 \\Seen')
+    m.store('1', '-FLAGS', r'(\Seen)')
+    typ, data = m.fetch('1', '(BODY[TEXT])')
+    check(b'FLAGS (' in data[0][0] or b'FLAGS (' in data[-1],
+          'BODY[] without FLAGS in the reply: %r' % data)
+    typ, data = m.store('1', 'FLAGS', r'(\Draft kw1)')
+    check(re.search(rb'FLAGS \(\\Draft kw1\)', data[0]), 'FLAGS %r' % data)
+    typ, data = m.store('1', '-FLAGS', r'(kw1)')
+    check(re.search(rb'FLAGS \(\\Draft\)', data[0]), '-FLAGS %r' % data)
+    m.close()
+    # RENAME INBOX: the messages move, INBOX stays and is empty
+    m.select('INBOX')
+    typ, data = m.search(None, 'ALL')
+    n = len(data[0].split())
+    check(n > 0, 'INBOX is empty before RENAME')
+    m.close()
+    typ, data = m.rename('INBOX', 'Old-Inbox')
+    check(typ == 'OK', 'RENAME INBOX %r' % data)
+    typ, data = m.status('INBOX', '(MESSAGES)')
+    check(b'MESSAGES 0' in data[0], 'INBOX after RENAME %r' % data)
+    typ, data = m.status('Old-Inbox', '(MESSAGES)')
+    check(b'MESSAGES %d' % n in data[0], 'renamed %r' % data)
+    check(m.rename('Rn', 'INBOX')[0] == 'NO', 'RENAME onto INBOX')
+    check(m.delete('INBOX')[0] == 'NO', 'DELETE INBOX')
+    # move the messages back so later tests see them
+    m.select('Old-Inbox')
+    check(m._simple_command('MOVE', '1:*', 'INBOX')[0] == 'OK', 'MOVE')
+    m.close()
+    m.delete('Old-Inbox')
+    m.logout()
+
+
+def test_logindisabled():
+    """Without TLS and with plaintext refused even on loopback, LOGIN is
+    advertised as disabled and refused; after STARTTLS it works."""
+    with kt.Kurird(storage=kt.backends()[0], protocols='imap',
+                   overrides={'allow_plaintext_loopback': 'no'}) as k:
+        k.add_user('alice@localhost', PASSWORD)
+        m = imaplib.IMAP4('127.0.0.1', k.port('imap'))
+        check('LOGINDISABLED' in m.capabilities, m.capabilities)
+        check('AUTH=PLAIN' not in m.capabilities, m.capabilities)
+        try:
+            m.login('alice@localhost', PASSWORD)
+            check(False, 'LOGIN accepted without TLS')
+        except imaplib.IMAP4.error as e:
+            check('PRIVACYREQUIRED' in str(e), str(e))
+        m.starttls(ssl_context=kt.tls_context())
+        check('LOGINDISABLED' not in m.capabilities, m.capabilities)
+        m.login('alice@localhost', PASSWORD)
+        m.logout()
+
+
 def wait_for(r, pattern, timeout=1.0):
     """Read untagged lines until one matches; return elapsed seconds."""
     t0 = time.time()
@@ -357,7 +444,8 @@ def run(backend):
     with kt.Kurird(storage=backend, protocols=protos) as k:
         k.add_user('alice@localhost', PASSWORD)
         for t in (test_capabilities_and_login, test_append_fetch_samples,
-                  test_commands, test_raw_protocol):
+                  test_commands, test_fetch_store_rename,
+                  test_raw_protocol):
             t0 = time.time()
             t(k)
             print('%s %s: ok (%.1fs)' % (backend, t.__name__,
@@ -374,6 +462,8 @@ def main():
         return kt.SKIP
     for b in backends:
         run(b)
+    test_logindisabled()
+    print('test_logindisabled: ok')
     return 0
 
 

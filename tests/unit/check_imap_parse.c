@@ -257,7 +257,7 @@ START_TEST(test_cmdbuf_limits)
 	    IMAP_CB_LITERAL);
 	ck_assert_uint_eq(lit, 10);
 	ck_assert_int_eq(sync, 1);
-	imap_cmdbuf_reset(&cb);
+	imap_cmdbuf_free(&cb);
 	/* The literal must fit in what is left of the command buffer. */
 	imap_cmdbuf_init(&cb, 20, 1000);
 	ck_assert_int_eq(imap_cmdbuf_line(&cb, "a X {50}", 8, &lit, &sync),

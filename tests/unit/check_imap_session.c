@@ -441,6 +441,217 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/* Every RFC 3501 SEARCH key, once each, against six messages with known
+ * flags, dates and headers. */
+static const struct {
+	const char	*prog;
+	const char	*want;		/* the SEARCH line */
+} search_cases[] = {
+	{ "ALL", "* SEARCH 1 2 3 4 5 6" },
+	{ "ANSWERED", "* SEARCH 1" },
+	{ "UNANSWERED", "* SEARCH 2 3 4 5 6" },
+	{ "DRAFT", "* SEARCH 2" },
+	{ "UNDRAFT", "* SEARCH 1 3 4 5 6" },
+	{ "FLAGGED", "* SEARCH 3" },
+	{ "UNFLAGGED", "* SEARCH 1 2 4 5 6" },
+	{ "SEEN", "* SEARCH 4" },
+	{ "UNSEEN", "* SEARCH 1 2 3 5 6" },
+	{ "DELETED", "* SEARCH 5" },
+	{ "UNDELETED", "* SEARCH 1 2 3 4 6" },
+	{ "KEYWORD $Hot", "* SEARCH 4" },
+	{ "UNKEYWORD $hot", "* SEARCH 1 2 3 5 6" },
+	/* no \Recent in kurir: NEW and RECENT match nothing, OLD all */
+	{ "NEW", "* SEARCH" },
+	{ "RECENT", "* SEARCH" },
+	{ "OLD", "* SEARCH 1 2 3 4 5 6" },
+	{ "BCC hidden", "* SEARCH 6" },
+	{ "CC \"copy@EXAMPLE\"", "* SEARCH 6" },
+	{ "FROM sender2", "* SEARCH 2" },
+	{ "TO alice", "* SEARCH 1 2 3 4 5 6" },
+	{ "SUBJECT \"note 4\"", "* SEARCH 4" },
+	{ "HEADER Message-ID six", "* SEARCH 6" },
+	{ "HEADER X-Nothing \"\"", "* SEARCH" },
+	{ "HEADER Cc \"\"", "* SEARCH 6" },
+	{ "BODY needle", "* SEARCH 3" },
+	{ "BODY sender5", "* SEARCH" },
+	{ "TEXT sender5", "* SEARCH 5" },
+	{ "TEXT {6}\r\nNEEDLE", "* SEARCH 3" },
+	{ "BEFORE 1-Jan-2000", "* SEARCH" },
+	{ "SINCE 1-Jan-2000", "* SEARCH 1 2 3 4 5 6" },
+	{ "ON 1-Jan-2000", "* SEARCH" },
+	{ "SENTBEFORE 1-Mar-2026", "* SEARCH 6" },
+	{ "SENTON 1-Jan-2020", "* SEARCH 6" },
+	{ "SENTSINCE 2-Mar-2026", "* SEARCH 1 2 3 4 5" },
+	{ "LARGER 100000", "* SEARCH" },
+	{ "SMALLER 10", "* SEARCH" },
+	{ "UID 2:3", "* SEARCH 2 3" },
+	{ "2,4:5", "* SEARCH 2 4 5" },
+	{ "*", "* SEARCH 6" },
+	{ "NOT 1:5", "* SEARCH 6" },
+	{ "OR FROM sender1 SUBJECT \"note 2\"", "* SEARCH 1 2" },
+	{ "(FLAGGED SEEN)", "* SEARCH" },
+	{ "(OR FLAGGED SEEN)", "* SEARCH 3 4" },
+	{ "NOT (OR 1 2) UNDELETED", "* SEARCH 3 4 6" },
+	{ "CHARSET US-ASCII OR OR 1 2 3", "* SEARCH 1 2 3" },
+};
+
+START_TEST(test_search_keys)
+{
+	static const char six[] = "From: six@example.org\r\n"
+	    "To: alice@localhost\r\nCc: Copy <copy@example.net>\r\n"
+	    "Bcc: hidden@example.net\r\nMessage-ID: <six@example.org>\r\n"
+	    "Date: Wed, 1 Jan 2020 12:00:00 +0000\r\nSubject: six\r\n\r\n"
+	    "sixth\r\n";
+	struct kurir_conn *c = login();
+	char cmd[256], want[128];
+	const char *out;
+	size_t i;
+
+	for (i = 1; i <= 5; i++)
+		small_message(c, (int)i);
+	has(append(c, "a6", "INBOX", "", six, strlen(six)), "a6 OK");
+	has(mock_sends(c, "s1 SELECT INBOX\r\n"), "* 6 EXISTS");
+	has(mock_sends(c, "s2 STORE 1 +FLAGS.SILENT (\\Answered)\r\n"
+	    "s3 STORE 2 +FLAGS.SILENT (\\Draft)\r\n"
+	    "s4 STORE 3 +FLAGS.SILENT (\\Flagged)\r\n"
+	    "s5 STORE 4 +FLAGS.SILENT (\\Seen $Hot)\r\n"
+	    "s6 STORE 5 +FLAGS.SILENT (\\Deleted)\r\n"), "s6 OK");
+	for (i = 0; i < sizeof(search_cases) / sizeof(search_cases[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "k%zu SEARCH %s\r\n", i,
+		    search_cases[i].prog);
+		if (strchr(cmd, '{') != NULL) {
+			/* a synchronizing literal: the continuation, then
+			 * the rest */
+			char *lit = strstr(cmd, "\r\n") + 2;
+
+			out = mock_send(c, cmd, (size_t)(lit - cmd));
+			has(out, "+ ");
+			out = mock_sends(c, lit);
+		} else
+			out = mock_sends(c, cmd);
+		snprintf(want, sizeof(want), "%s\r\nk%zu OK",
+		    search_cases[i].want, i);
+		ck_assert_msg(strstr(out, want) != NULL,
+		    "SEARCH %s: wanted <%s>, got:\n%s", search_cases[i].prog,
+		    search_cases[i].want, out);
+	}
+	/* and the UID form answers UIDs */
+	has(mock_sends(c, "u1 UID SEARCH 5:6 UNDELETED\r\n"),
+	    "* SEARCH 6\r\nu1 OK");
+	/* malformed programs are BAD, and the session goes on */
+	out = mock_sends(c, "b1 SEARCH OR FLAGGED\r\nb2 SEARCH BEFORE "
+	    "32-Foo-2000\r\nb3 SEARCH (SEEN\r\nb4 SEARCH LARGER x\r\n"
+	    "b5 SEARCH HEADER Subject\r\nb6 SEARCH 1:*:2\r\nb7 NOOP\r\n");
+	has(out, "b1 BAD");
+	has(out, "b2 BAD");
+	has(out, "b3 BAD");
+	has(out, "b4 BAD");
+	has(out, "b5 BAD");
+	has(out, "b6 BAD");
+	has(out, "b7 OK");
+	mock_disconnect(c);
+}
+END_TEST
+
+/* RFC 3501 7.4.1: an expunge by another session is not reported during
+ * FETCH, STORE or SEARCH (numbers must not shift under the client), but
+ * at NOOP and after UID commands. */
+START_TEST(test_no_expunge_during)
+{
+	struct kurir_conn *a = login(), *b = login();
+	const char *out;
+	int i;
+
+	for (i = 1; i <= 4; i++)
+		small_message(a, i);
+	has(mock_sends(a, "a1 SELECT INBOX\r\n"), "* 4 EXISTS");
+	has(mock_sends(b, "b1 SELECT INBOX\r\n"), "* 4 EXISTS");
+	has(mock_sends(a, "a2 STORE 1 +FLAGS (\\Deleted)\r\na3 EXPUNGE\r\n"),
+	    "* 1 EXPUNGE");
+	out = mock_sends(b, "b2 FETCH 1:* (UID)\r\n");
+	hasnt(out, "EXPUNGE");
+	/* RFC 2180 4.1: what the view knows is still answered ... */
+	has(out, "* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 2)\r\n");
+	has(out, "b2 OK");
+	/* ... what needs the message is not, and the FETCH says NO */
+	out = mock_sends(b, "b21 FETCH 1:2 (UID BODY.PEEK[])\r\n");
+	hasnt(out, "* 1 EXPUNGE");
+	hasnt(out, "* 1 FETCH");
+	has(out, "* 2 FETCH (UID 2 BODY[] {");
+	has(out, "b21 NO [EXPUNGEISSUED]");
+	out = mock_sends(b, "b3 STORE 2 +FLAGS (\\Flagged)\r\n");
+	hasnt(out, "EXPUNGE");
+	has(out, "* 2 FETCH (FLAGS (\\Flagged))\r\nb3 OK");
+	out = mock_sends(b, "b4 SEARCH FLAGGED\r\n");
+	hasnt(out, "EXPUNGE");
+	has(out, "* SEARCH 2\r\nb4 OK");
+	out = mock_sends(b, "b5 SEARCH UID 1\r\n");
+	hasnt(out, "EXPUNGE");
+	/* sequence numbers still count the expunged message */
+	has(out, "* SEARCH\r\nb5 OK");
+	out = mock_sends(b, "b6 NOOP\r\n");
+	has(out, "* 1 EXPUNGE\r\nb6 OK");
+	/* a UID command may report it */
+	has(mock_sends(a, "a4 STORE 1 +FLAGS (\\Deleted)\r\na5 EXPUNGE\r\n"),
+	    "* 1 EXPUNGE");
+	out = mock_sends(b, "b7 UID FETCH 1:* (FLAGS)\r\n");
+	has(out, "* 1 EXPUNGE\r\nb7 OK");
+	out = mock_sends(b, "b8 FETCH 1:* (UID)\r\n");
+	has(out, "* 1 FETCH (UID 3)\r\n* 2 FETCH (UID 4)\r\nb8 OK");
+	/* CHECK also reports pending changes */
+	has(mock_sends(a, "a6 STORE 1 +FLAGS (\\Deleted)\r\na7 EXPUNGE\r\n"),
+	    "* 1 EXPUNGE");
+	has(mock_sends(b, "b9 CHECK\r\n"), "* 1 EXPUNGE\r\nb9 OK");
+	mock_disconnect(a);
+	mock_disconnect(b);
+}
+END_TEST
+
+/* The small extensions: ENABLE, ID, NAMESPACE, UNSELECT (no expunge,
+ * unlike CLOSE), CHILDREN attributes, and the special-use folders that
+ * exist from the first login on. */
+START_TEST(test_extensions)
+{
+	struct kurir_conn *c = login();
+	const char *out;
+
+	out = mock_sends(c, "e1 CAPABILITY\r\n");
+	has(out, "LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE "
+	    "UNSELECT CHILDREN SPECIAL-USE");
+	out = mock_sends(c, "e2 ENABLE CONDSTORE UTF8=ACCEPT\r\n");
+	has(out, "* ENABLED\r\ne2 OK");
+	has(mock_sends(c, "e3 ENABLE\r\n"), "e3 BAD");
+	has(mock_sends(c, "e4 ID NIL\r\n"), "* ID (\"name\" \"kurir\"");
+	has(mock_sends(c, "e5 ID (\"name\" \"x\")\r\n"), "e5 OK");
+	has(mock_sends(c, "e6 ID foo\r\n"), "e6 BAD");
+	has(mock_sends(c, "e7 NAMESPACE\r\n"),
+	    "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\ne7 OK");
+	out = mock_sends(c, "e8 LIST \"\" *\r\n");
+	has(out, "\\Drafts) \"/\" \"Drafts\"");
+	has(out, "\\Sent) \"/\" \"Sent\"");
+	has(out, "\\Trash) \"/\" \"Trash\"");
+	has(out, "\\Junk) \"/\" \"Junk\"");
+	has(out, "\\Archive) \"/\" \"Archive\"");
+	has(out, "\\HasNoChildren) \"/\" \"INBOX\"");
+	has(mock_sends(c, "e9 CREATE Trash/Old\r\n"), "e9 OK");
+	out = mock_sends(c, "f1 LIST \"\" Trash*\r\n");
+	has(out, "(\\HasChildren \\Trash) \"/\" \"Trash\"");
+	has(out, "(\\HasNoChildren) \"/\" \"Trash/Old\"");
+	small_message(c, 1);
+	has(mock_sends(c, "f2 SELECT INBOX\r\n"), "* 1 EXISTS");
+	has(mock_sends(c, "f3 STORE 1 +FLAGS.SILENT (\\Deleted)\r\n"
+	    "f4 UNSELECT\r\n"), "f4 OK");
+	has(mock_sends(c, "f5 FETCH 1 UID\r\n"), "f5 BAD");
+	out = mock_sends(c, "f6 SELECT INBOX\r\n");
+	has(out, "* 1 EXISTS");
+	has(mock_sends(c, "f7 CLOSE\r\n"), "f7 OK");
+	has(mock_sends(c, "f8 STATUS INBOX (MESSAGES)\r\n"),
+	    "* STATUS \"INBOX\" (MESSAGES 0)");
+	has(mock_sends(c, "f9 UNSELECT\r\n"), "f9 BAD");
+	mock_disconnect(c);
+}
+END_TEST
+
 START_TEST(test_big_fetch)
 {
 	struct kurir_conn *c = login();
@@ -503,6 +714,9 @@ session_suite(void)
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_big_fetch);
 	tcase_add_test(tc, test_pipelining);
+	tcase_add_test(tc, test_search_keys);
+	tcase_add_test(tc, test_no_expunge_during);
+	tcase_add_test(tc, test_extensions);
 	suite_add_tcase(s, tc);
 	return s;
 }
