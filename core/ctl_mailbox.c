@@ -1,6 +1,7 @@
 /*
- * ctl_mailbox.c -- `kurirctl mailbox list USER` and
- * `kurirctl mailbox status USER MAILBOX`, through the storage ABI only.
+ * ctl_mailbox.c -- `kurirctl mailbox list USER`,
+ * `kurirctl mailbox status USER MAILBOX` and `kurirctl mailbox quota USER`
+ * (usage and limits), through the storage ABI only.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -66,11 +67,15 @@ ctl_mailbox(int argc, char **argv)
 	struct kurir_store		*store;
 	int				 rc;
 
+	uint64_t			 qb, qm;
+
 	if (argc < 2 || (strcmp(argv[0], "list") == 0 && argc != 2) ||
+	    (strcmp(argv[0], "quota") == 0 && argc != 2) ||
 	    (strcmp(argv[0], "status") == 0 && argc != 3) ||
-	    (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "status") != 0)) {
+	    (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "status") != 0 &&
+	    strcmp(argv[0], "quota") != 0)) {
 		fprintf(stderr, "usage: kurirctl mailbox list USER | "
-		    "status USER MAILBOX\n");
+		    "status USER MAILBOX | quota USER\n");
 		return 2;
 	}
 	if ((rc = ctl_user_params(argv[1], &u, &p)) != KURIR_OK) {
@@ -85,7 +90,14 @@ ctl_mailbox(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "list") == 0)
 		rc = st->mailbox_list(store, print_mailbox, NULL);
-	else if ((rc = st->mailbox_status(store, argv[2], &s)) == KURIR_OK)
+	else if (strcmp(argv[0], "quota") == 0) {
+		/* Usage across all mailboxes and the limits (0: none). */
+		if ((rc = st->quota_usage(store, &qb, &qm)) == KURIR_OK)
+			printf("used_bytes %" PRIu64 "\nused_messages %" PRIu64
+			    "\nlimit_bytes %" PRIu64 "\nlimit_messages %"
+			    PRIu64 "\n", qb, qm, p.quota_bytes,
+			    p.quota_messages);
+	} else if ((rc = st->mailbox_status(store, argv[2], &s)) == KURIR_OK)
 		printf("messages %" PRIu32 "\nunseen %" PRIu32
 		    "\nuidvalidity %" PRIu32 "\nuidnext %" PRIu32
 		    "\nhighestmodseq %" PRIu64 "\nbytes %" PRIu64 "\n",

@@ -31,7 +31,8 @@ static const struct ctl_command {
 	{ "user", ctl_user, "user add|del|passwd|list|show ..." },
 	{ "alias", ctl_alias, "alias add|del|list ..." },
 	{ "pw", ctl_pw, "pw hash [--scheme S]" },
-	{ "mailbox", ctl_mailbox, "mailbox list USER | status USER MAILBOX" },
+	{ "mailbox", ctl_mailbox,
+	    "mailbox list USER | status USER MAILBOX | quota USER" },
 	{ "queue", ctl_queue, "queue list | show ID | flush [ID] | remove ID | "
 	    "hold ID | release ID" },
 };

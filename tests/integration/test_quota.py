@@ -1,7 +1,8 @@
 """Quotas through a real kurird: default_quota_messages applies to a user
 whose passwd line sets none, an explicit quota on the line beats it, an
-over-quota delivery gets SMTP 552 5.2.2 and stores nothing, and
-`kurirctl user show` reports where a quota comes from."""
+over-quota delivery gets SMTP 552 5.2.2 and stores nothing,
+`kurirctl mailbox quota` reports usage and limits, and `kurirctl user
+show` reports where a quota comes from."""
 import os
 import smtplib
 import sys
@@ -61,6 +62,14 @@ class Quota(unittest.TestCase):
                 self.assertEqual(code, 552, text)
                 self.assertIn('5.2.2', text)
                 self.assertEqual(count(k, 'alice@localhost'), 2)
+                # quota status: usage across mailboxes and the limits
+                out = k.ctl('mailbox', 'quota', 'alice@localhost')
+                q = dict((a, int(b)) for a, b in (
+                    line.split() for line in out.stdout.decode().splitlines()))
+                self.assertEqual(q['used_messages'], 2)
+                self.assertEqual(q['limit_messages'], 2)
+                self.assertEqual(q['limit_bytes'], 0)
+                self.assertGreater(q['used_bytes'], 2 * len(MSG) - 10)
                 for _ in range(3):
                     self.assertEqual(send(k, 'bob@localhost')[0], 250)
                 self.assertEqual(send(k, 'bob@localhost')[0], 552)
