@@ -54,7 +54,7 @@ static const struct kurir_conf_key relay_keys[] = {
 	{ "relay_concurrency", KURIR_CONF_INT, "20", NULL,
 	    "outbound SMTP connections at once (delivery threads)" },
 	{ "relay_destination_concurrency", KURIR_CONF_INT, "10", NULL,
-	    "outbound connections at once to one destination domain" },
+	    "deliveries at once to one destination domain" },
 	{ "relay_timeout", KURIR_CONF_DURATION, "5m", NULL,
 	    "longest wait for a reply from another server" },
 	{ "relay_connect_timeout", KURIR_CONF_DURATION, "30s", NULL,

@@ -388,11 +388,13 @@ relay_client_open(const struct relay_hop *hop, const char *addr,
 		free(c);
 		return NULL;
 	}
+	errno = 0;
 	if ((code = read_reply(c, text, sizeof(text), 0)) != 220 ||
 	    (code = ehlo(c, text, sizeof(text))) != 250) {
 		if (code < 0)
-			fail(res, 0, "4.4.2 %s [%s] closed the connection",
-			    hop->host, addr);
+			fail(res, 0, "4.4.2 %s [%s] %s", hop->host, addr,
+			    errno == EAGAIN || errno == EWOULDBLOCK ?
+			    "did not answer in time" : "closed the connection");
 		else
 			fail(res, code, "%s", text);
 		goto bad;
@@ -521,6 +523,7 @@ relay_client_send(struct relay_client *c, struct kurir_queue_entry *e,
 	size_t			 i, ok = 0;
 	int			 code, rc;
 
+	errno = 0;	/* "lost" tells a timeout by EAGAIN */
 	for (i = 0; i < n; i++) {
 		res[i].code = -1;	/* no answer yet */
 		res[i].text[0] = '\0';
@@ -637,11 +640,13 @@ mailfail:
 	command(c, text, sizeof(text), 0, "RSET\r\n");
 	return 0;
 lost:
+	rc = errno == EAGAIN || errno == EWOULDBLOCK;
 	for (i = 0; i < n; i++)
 		if (res[i].code == -1 || res[i].code / 100 == 2) {
 			res[i].code = 0;
 			snprintf(res[i].text, sizeof(res[i].text),
-			    "4.4.2 connection to %s lost", c->mta);
+			    "4.4.2 connection to %s %s", c->mta, rc ?
+			    "timed out" : "lost");
 		}
 	return -1;
 }

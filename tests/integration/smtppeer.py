@@ -6,7 +6,9 @@ Each recipient's answer is chosen by its local part:
     temp*     450 4.2.1 (every time)
     perm*     550 5.1.1 (every time)
     flaky*    451 4.3.0 the first time that address is seen, then 250
-anything else 250.  Accepted messages are appended to DIR/log.jsonl as
+    slow*     250, but the reply to its DATA comes after 0.4 s
+anything else 250.  The peer counts connections and the most mail
+transactions (MAIL to the end of DATA or RSET) open at once (max_active).  Accepted messages are appended to DIR/log.jsonl as
 {"from", "rcpts", "data", "tls"} (data: latin-1 text, dot-unstuffed).
 --sink stores nothing and only counts: one byte per accepted message (and
 recipient) is appended to DIR/sink.count, so its size is the count
@@ -23,6 +25,7 @@ import socket
 import socketserver
 import ssl
 import threading
+import time
 
 
 class Handler(socketserver.StreamRequestHandler):
@@ -32,7 +35,26 @@ class Handler(socketserver.StreamRequestHandler):
         self.wfile.write(text.encode() + b'\r\n')
         self.wfile.flush()
 
+    def txn(self, on):
+        p = self.server.peer
+        with p.lock:
+            if on and not self.in_txn:
+                p.active += 1
+                p.max_active = max(p.max_active, p.active)
+            elif not on and self.in_txn:
+                p.active -= 1
+        self.in_txn = on
+
     def handle(self):
+        self.in_txn = False
+        with self.server.peer.lock:
+            self.server.peer.socks.append(self.request)
+        try:
+            self.session()
+        finally:
+            self.txn(False)
+
+    def session(self):
         p = self.server.peer
         with p.lock:
             p.connections += 1
@@ -73,6 +95,7 @@ class Handler(socketserver.StreamRequestHandler):
                 mail = cmd[10:].split('>')[0].lstrip('<')
                 with p.lock:
                     p.mail_params.append(cmd)
+                self.txn(True)
                 rcpts = []
                 self.send('250 2.1.0 ok')
             elif verb == 'RCPT':
@@ -119,9 +142,13 @@ class Handler(socketserver.StreamRequestHandler):
                         with open(os.path.join(p.dir, 'log.jsonl'),
                                   'a') as f:
                             f.write(json.dumps(rec) + '\n')
+                if any(r.lower().startswith('slow') for r in rcpts):
+                    time.sleep(0.4)
                 self.send('250 2.0.0 accepted')
+                self.txn(False)
                 mail, rcpts = None, []
             elif verb == 'RSET':
+                self.txn(False)
                 mail, rcpts = None, []
                 self.send('250 2.0.0 ok')
             elif verb == 'NOOP':
@@ -151,6 +178,8 @@ class Peer:
             self.tls = ctx
         self.lock = threading.Lock()
         self.seen, self.messages, self.connections = {}, 0, 0
+        self.active = self.max_active = 0
+        self.socks = []
         self.mail_params = []
         self.server = None
 
@@ -169,6 +198,14 @@ class Peer:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+            # down means down: cut the connections the relay keeps
+            with self.lock:
+                for sk in self.socks:
+                    try:
+                        sk.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                self.socks = []
         if self.sink:
             self.count_file.close()
 

@@ -6,7 +6,8 @@ Covers: delivery (body and envelope intact), mixed recipients each with
 their own outcome (2xx, 4xx-then-2xx, 4xx, 5xx), an RFC 3464 bounce in
 the sender's INBOX for the 5xx one, aliases forwarding outside, peer down
 then up with `kurirctl queue flush`, hold/release/remove, kill -9 with
-messages queued then restart: every message delivered exactly once."""
+messages queued then restart: every message delivered exactly once,
+queue_lifetime expiry (4.4.7)."""
 import email
 import email.policy
 import os
@@ -134,7 +135,8 @@ def t_delivery_mixed_bounce_alias(tmp):
     tlspeer = smtppeer.Peer(port_tls, tls_dir,
                             tls=make_cert(tls_dir)).start()
     k = server(port, '1s', routes=',old.example=127.0.0.1:%d '
-               'tls.example=127.0.0.1:%d' % (port_old, port_tls))
+               'tls.example=127.0.0.1:%d' % (port_old, port_tls),
+               extra={'relay_destination_concurrency': '1'})
     try:
         k.start()
         k.add_user('alice@localhost', PASSWORD)
@@ -169,7 +171,7 @@ def t_delivery_mixed_bounce_alias(tmp):
                rcpt_options=[])
         wait_for('flaky retried', lambda: sum(
             1 for m in peer.log() if 'flaky2@example.net' in m['rcpts']))
-        time.sleep(1.5)
+        time.sleep(1.2)
         got = [r for m in peer.log() for r in m['rcpts']]
         check(got.count('ok2@example.net') == 1, got)
         check(got.count('flaky2@example.net') == 1, got)
@@ -262,7 +264,7 @@ def t_delivery_mixed_bounce_alias(tmp):
         wait_for('bounce of bounce dropped',
                  lambda: 'bounces are never bounced' in k.log_text())
         wait_for('empty queue 7', lambda: queue_ids(k) == [])
-        time.sleep(1.5)
+        time.sleep(1.0)
         nulls = [m for m in peer.mail_params if m.startswith('MAIL FROM:<>')]
         check(len(nulls) == 2, 'null-sender transactions: %r' % nulls)
         check(len(stored(k, 'alice@localhost')) == 2, 'stray bounce')
@@ -291,7 +293,21 @@ def t_delivery_mixed_bounce_alias(tmp):
         wait_for('tls delivery', lambda: tlspeer.log())
         check(tlspeer.log()[0]['tls'] is True, 'not sent over TLS')
 
-        # 10. a clean stop (under ASan: no leak report, exit 0)
+        # 10. one delivery at a time to example.net
+        # (relay_destination_concurrency = 1), though four slow ones wait
+        with smtplib.SMTP('127.0.0.1', k.port('submission'),
+                          timeout=20) as s:
+            s.starttls(context=kt.tls_context())
+            s.login('alice@localhost', PASSWORD)
+            for i in range(4):
+                s.sendmail('alice@localhost', ['slow%d@example.net' % i],
+                           body('slow%d' % i))
+        wait_for('slow ones', lambda: sum(
+            1 for m in peer.log() if m['rcpts'][0].startswith('slow')) == 4)
+        check(peer.max_active == 1, 'transactions at once to example.net: '
+              '%d' % peer.max_active)
+
+        # 11. a clean stop (under ASan: no leak report, exit 0)
         wait_for('empty queue 10', lambda: queue_ids(k) == [])
         rc = k.stop()
         check(rc == 0, 'kurird exit status %r' % rc)
@@ -305,7 +321,7 @@ def t_delivery_mixed_bounce_alias(tmp):
 
 def t_down_up_hold_kill(tmp):
     port = kt.free_port()
-    k = server(port, '1h')
+    k = server(port, '1h', extra={'relay_concurrency': '1'})
     peer = None
     # without inotify (a per-user limit reached): the relay polls
     os.environ['KURIR_RELAY_POLL'] = '1'
@@ -343,10 +359,13 @@ def t_down_up_hold_kill(tmp):
         k.ctl('queue', 'flush')
         wait_for('five delivered', lambda: len(peer.log()) >= 6, 30)
         wait_for('empty queue', lambda: queue_ids(k) == [])
-        time.sleep(1)
+        time.sleep(0.5)
         got = sorted(r for m in peer.log() for r in m['rcpts'])
         check(got == sorted(['ok1@example.net'] + [
             'ok%d@example.net' % (10 + i) for i in range(5)]), got)
+        # one delivery thread: it kept its connection for the next ones
+        check(peer.connections < 5, 'no connection reused: %d for 5 '
+              'messages' % peer.connections)
         # flush of one id
         peer.stop()
         peer = None
@@ -358,7 +377,7 @@ def t_down_up_hold_kill(tmp):
         wait_for('flushed id', lambda: any(
             'ok20@example.net' in m['rcpts'] for m in peer.log()))
         wait_for('empty queue 20', lambda: queue_ids(k) == [])
-        time.sleep(1)
+        time.sleep(0.5)
         got = [r for m in peer.log() for r in m['rcpts']]
         check(got.count('ok20@example.net') == 1, got)
     finally:
@@ -368,13 +387,40 @@ def t_down_up_hold_kill(tmp):
             peer.stop()
 
 
+def t_expire(tmp):
+    """A recipient that keeps failing temporarily bounces with 4.4.7
+    once queue_lifetime is over."""
+    port = kt.free_port()
+    peer = smtppeer.Peer(port, tmp).start()
+    k = server(port, '1s', extra={'queue_lifetime': '2s'})
+    try:
+        k.start()
+        k.add_user('alice@localhost', PASSWORD)
+        submit(k, ['temp1@example.net', 'ok1@example.net'], body('late'))
+        msgs = bounces(k, 1)
+        m = email.message_from_bytes(msgs[0], policy=email.policy.compat32)
+        ds = m.get_payload()[1].as_string()
+        check('Final-Recipient: rfc822; temp1@example.net' in ds, ds)
+        check('Action: failed' in ds and 'Status: 4.4.7' in ds, ds)
+        check('delivery time expired' in ds and '450 4.2.1' in ds, ds)
+        check('ok1@example.net' not in ds, ds)
+        wait_for('empty queue', lambda: queue_ids(k) == [])
+        check(peer.seen.get('temp1@example.net', 0) >= 2, 'no retry')
+        got = [r for m in peer.log() for r in m['rcpts']]
+        check(got == ['ok1@example.net'], got)
+    finally:
+        k.cleanup()
+        peer.stop()
+
+
 def main():
     if not (os.path.exists(kt.KURIRD) and kt.have_module('relay') and
             kt.have_module('smtp') and kt.have_module('lmdb') and
             os.path.exists(STORECAT)):
         print('skip: kurird, relay, smtp, lmdb or storecat not built')
         return kt.SKIP
-    for t in (t_delivery_mixed_bounce_alias, t_down_up_hold_kill):
+    for t in (t_delivery_mixed_bounce_alias, t_down_up_hold_kill,
+              t_expire):
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.time()
             t(tmp)
