@@ -6,7 +6,7 @@ Each recipient's answer is chosen by its local part:
     temp*     450 4.2.1 (every time)
     perm*     550 5.1.1 (every time)
     flaky*    451 4.3.0 the first time that address is seen, then 250
-    slow*     250, but the reply to its DATA comes after 0.25 s
+    slow*     250, but the reply to its DATA comes after slow_delay s
 anything else 250.  The peer counts connections and the most mail
 transactions (MAIL to the end of DATA or RSET) open at once (max_active).  Accepted messages are appended to DIR/log.jsonl as
 {"from", "rcpts", "data", "tls"} (data: latin-1 text, dot-unstuffed).
@@ -159,7 +159,7 @@ class Handler(socketserver.StreamRequestHandler):
                                   'a') as f:
                             f.write(json.dumps(rec) + '\n')
                 if any(r.lower().startswith('slow') for r in rcpts):
-                    time.sleep(0.25)
+                    time.sleep(p.slow_delay)
                 self.send('250 2.0.0 accepted')
                 self.txn(False)
                 mail, rcpts = None, []
@@ -195,6 +195,7 @@ class Peer:
         self.lock = threading.Lock()
         self.seen, self.messages, self.connections = {}, 0, 0
         self.active = self.max_active = 0
+        self.slow_delay = 0.25
         self.socks = []
         self.auths = []  # (user, password) of AUTH PLAIN, TLS only
         self.mail_params = []

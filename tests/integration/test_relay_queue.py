@@ -2,10 +2,12 @@
 """Outbound queue over time: peer down then up with `kurirctl queue
 flush`, hold/release/remove, kill -9 with messages queued then restart
 (every message delivered exactly once), connection reuse, and
-queue_lifetime expiry (4.4.7).  Helpers are test_relay.py's."""
+queue_lifetime expiry (4.4.7), a busy destination that does not hold
+the delivery threads.  Helpers are test_relay.py's."""
 import email
 import email.policy
 import os
+import smtplib
 import sys
 import time
 
@@ -110,8 +112,51 @@ def t_expire(tmp):
         peer.stop()
 
 
+def t_busy_destination(tmp):
+    """A destination at its limit does not hold the delivery threads:
+    with 2 threads and one slot per domain, a message for another domain
+    passes five slow ones (1 s each) waiting for example.net; with threads
+    waiting for the slot it would come after three of them."""
+    port, port2 = kt.free_port(), kt.free_port()
+    peer = smtppeer.Peer(port, tmp)
+    peer.slow_delay = 1.0
+    peer.start()
+    other_dir = os.path.join(tmp, 'other')
+    os.mkdir(other_dir)
+    other = smtppeer.Peer(port2, other_dir).start()
+    k = server(port, '1h', routes=',other.example=127.0.0.1:%d' % port2,
+               extra={'relay_concurrency': '2',
+                      'relay_destination_concurrency': '1'})
+    try:
+        k.start()
+        k.add_user('alice@localhost', PASSWORD)
+        with smtplib.SMTP('127.0.0.1', k.port('submission'),
+                          timeout=20) as s:
+            s.starttls(context=kt.tls_context())
+            s.login('alice@localhost', PASSWORD)
+            for i in range(5):
+                s.sendmail('alice@localhost', ['slow%d@example.net' % i],
+                           body('slow%d' % i))
+            time.sleep(0.5)     # the slow ones are dispatched by now
+            s.sendmail('alice@localhost', ['ok@other.example'],
+                       body('other'))
+        wait_for('other', lambda: other.log())
+        slow_done = len(peer.log())
+        check(slow_done <= 2, 'the other domain waited for %d slow '
+              'deliveries' % slow_done)
+        wait_for('slow ones', lambda: len(peer.log()) == 5)
+        wait_for('empty queue', lambda: queue_ids(k) == [])
+        check(peer.max_active == 1, peer.max_active)
+        got = sorted(m['rcpts'][0] for m in peer.log())
+        check(got == ['slow%d@example.net' % i for i in range(5)], got)
+    finally:
+        k.cleanup()
+        peer.stop()
+        other.stop()
+
+
 def main():
-    return run(t_down_up_hold_kill, t_expire)
+    return run(t_down_up_hold_kill, t_expire, t_busy_destination)
 
 
 if __name__ == '__main__':
