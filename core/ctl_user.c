@@ -35,6 +35,8 @@
 #include "ctl_user.h"
 #include "module.h"
 
+static uint64_t	default_quota(const char *);
+
 #define CTL_PASS_MAX	1024
 #define CTL_HASH_MAX	1024
 #define CTL_ATTRS_MAX	2048
@@ -96,8 +98,6 @@ prompt_noecho(const char *prompt, char *buf, size_t cap)
 	struct termios	old, noecho;
 	int		rc;
 
-	fprintf(stderr, "%s", prompt);
-	fflush(stderr);
 	if (tcgetattr(STDIN_FILENO, &old) == -1)
 		return -1;
 	noecho = old;
@@ -105,6 +105,9 @@ prompt_noecho(const char *prompt, char *buf, size_t cap)
 	noecho.c_lflag |= ECHONL;
 	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho) == -1)
 		return -1;
+	/* Prompt only now: what is typed after it is never echoed. */
+	fprintf(stderr, "%s", prompt);
+	fflush(stderr);
 	rc = read_line(stdin, buf, cap);
 	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
 	return rc;
@@ -298,12 +301,14 @@ user_set_attrs(const struct kurir_auth_ops *ops, int argc, char **argv)
 		disabled = 1;
 	if (o.enable)
 		disabled = 0;
-	if (strstr(o.attrs, "quota_bytes=") == NULL && u.quota_bytes > 0) {
+	if (strstr(o.attrs, "quota_bytes=") == NULL && u.quota_bytes > 0 &&
+	    u.quota_bytes != default_quota("default_quota_bytes")) {
 		snprintf(num, sizeof(num), "%" PRIu64, u.quota_bytes);
 		append_attr(&cur, "quota_bytes", num);
 	}
 	if (strstr(o.attrs, "quota_messages=") == NULL &&
-	    u.quota_messages > 0) {
+	    u.quota_messages > 0 &&
+	    u.quota_messages != default_quota("default_quota_messages")) {
 		snprintf(num, sizeof(num), "%" PRIu64, u.quota_messages);
 		append_attr(&cur, "quota_messages", num);
 	}
@@ -328,6 +333,16 @@ user_set_attrs(const struct kurir_auth_ops *ops, int argc, char **argv)
 		return 1;
 	}
 	return 0;
+}
+
+/* The passwd module's default quota (a key only it declares): a quota
+ * equal to it is the default, not carried into a rewritten line. */
+static uint64_t
+default_quota(const char *key)
+{
+	int64_t	v = config_num(key);
+
+	return v > 0 ? (uint64_t)v : 0;
 }
 
 static int
@@ -360,9 +375,11 @@ user_show(const struct kurir_auth_ops *ops, const char *address)
 	printf("address: %s\n", u.address);
 	printf("enabled: %s\n", u.enabled ? "yes" : "no");
 	printf("quota_bytes: %" PRIu64 "%s\n", u.quota_bytes,
-	    u.quota_bytes == 0 ? " (default)" : "");
+	    u.quota_bytes == 0 ? " (none)" : u.quota_bytes ==
+	    default_quota("default_quota_bytes") ? " (default)" : "");
 	printf("quota_messages: %" PRIu64 "%s\n", u.quota_messages,
-	    u.quota_messages == 0 ? " (default)" : "");
+	    u.quota_messages == 0 ? " (none)" : u.quota_messages ==
+	    default_quota("default_quota_messages") ? " (default)" : "");
 	printf("location: %s\n", u.location[0] != '\0' ? u.location :
 	    "(default)");
 	printf("scram-sha-256: %s\n", scram ? "yes" : "no");

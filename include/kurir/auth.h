@@ -27,8 +27,8 @@ struct kurir_auth_user {
 	uint32_t	 size;		/* set by the caller: sizeof() */
 	uint32_t	 enabled;	/* 0: exists but may not log in */
 	char		 address[KURIR_ADDR_MAX + 1];	/* canonical */
-	uint64_t	 quota_bytes;	/* 0: the configured default */
-	uint64_t	 quota_messages;
+	uint64_t	 quota_bytes;	/* 0: no limit; the module applies */
+	uint64_t	 quota_messages;	/* its configured defaults */
 	char		 location[1024];	/* mail location override or "" */
 };
 

@@ -47,6 +47,8 @@ static int				 def_scheme = PW_SCHEME_YESCRYPT;
 static unsigned long			 crypt_cost;
 static int				 store_scram = 1;
 static uint32_t				 scram_iter = 4096;
+static uint64_t				 def_quota_bytes;
+static uint64_t				 def_quota_messages;
 
 static const struct kurir_conf_key passwd_keys[] = {
 	{ "passwd_file", KURIR_CONF_STRING, "", NULL,
@@ -67,6 +69,12 @@ static const struct kurir_conf_key passwd_keys[] = {
 	{ "passwd_scram_iterations", KURIR_CONF_INT, "4096", NULL,
 	    "PBKDF2 iterations for new SCRAM-SHA-256 keys (RFC 7677: "
 	    "at least 4096)" },
+	{ "default_quota_bytes", KURIR_CONF_SIZE, "0", NULL,
+	    "mailbox quota in bytes of a user whose passwd line sets no "
+	    "quota_bytes; 0: none" },
+	{ "default_quota_messages", KURIR_CONF_INT, "0", NULL,
+	    "message count quota of a user whose passwd line sets no "
+	    "quota_messages; 0: none" },
 	{ NULL, 0, NULL, NULL, NULL }
 };
 
@@ -198,8 +206,12 @@ passwd_lookup(const char *address, struct kurir_auth_user *u_r)
 		u_r->enabled = !u->disabled;
 		snprintf(u_r->address, sizeof(u_r->address), "%s",
 		    u->address);
-		u_r->quota_bytes = u->quota_bytes;
-		u_r->quota_messages = u->quota_messages;
+		/* A quota the line does not give is the configured
+		 * default; quota_bytes=0 on the line means "none". */
+		u_r->quota_bytes = (u->quota_set & PW_QUOTA_BYTES) ?
+		    u->quota_bytes : def_quota_bytes;
+		u_r->quota_messages = (u->quota_set & PW_QUOTA_MESSAGES) ?
+		    u->quota_messages : def_quota_messages;
 		snprintf(u_r->location, sizeof(u_r->location), "%s",
 		    u->location != NULL ? u->location : "");
 		rc = KURIR_OK;
@@ -723,6 +735,10 @@ passwd_init(struct kurir_module *mod, const struct kurir_core_api *a,
 		}
 		scram_iter = (uint32_t)v;
 	}
+	def_quota_bytes = (v = api->conf_num("default_quota_bytes")) > 0 ?
+	    (uint64_t)v : 0;
+	def_quota_messages = (v = api->conf_num("default_quota_messages")) >
+	    0 ? (uint64_t)v : 0;
 	pw_set_dummy_scheme(def_scheme, crypt_cost);
 	/* Load now so malformed lines are reported at start (and by -t). */
 	refresh();

@@ -45,11 +45,15 @@ struct pw_user {
 	struct kurir_scram_keys	 scram;
 	uint64_t		 quota_bytes;
 	uint64_t		 quota_messages;
+	unsigned		 quota_set;	/* PW_QUOTA_*: given in the file */
 	char			*location;	/* NULL: none */
 	int			 disabled;
 	unsigned		 line;
 	int			 dup;		/* a later duplicate: ignored */
 };
+
+#define PW_QUOTA_BYTES		0x1u
+#define PW_QUOTA_MESSAGES	0x2u
 
 struct pw_alias {
 	char			*alias;		/* "a@d" or "@d", lower-cased */

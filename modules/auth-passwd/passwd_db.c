@@ -147,11 +147,13 @@ pw_parse_attrs(char *attrs, struct pw_user *u, const char **why_r)
 				*why_r = "bad quota_bytes";
 				return -1;
 			}
+			u->quota_set |= PW_QUOTA_BYTES;
 		} else if (strcmp(tok, "quota_messages") == 0) {
 			if (parse_u64(eq, &u->quota_messages) == -1) {
 				*why_r = "bad quota_messages";
 				return -1;
 			}
+			u->quota_set |= PW_QUOTA_MESSAGES;
 		} else if (strcmp(tok, "location") == 0) {
 			if (*eq == '\0' || strlen(eq) >= 1024) {
 				*why_r = "bad location";

@@ -14,6 +14,7 @@ override the sizes; BENCH_SMTP_BACKENDS="lmdb maildir" the backends;
 BENCH_SMTP_CONFIG="key = value; key2 = value" adds configuration.
 """
 import os
+import resource
 import socket
 import sys
 import threading
@@ -108,6 +109,7 @@ def run(backend):
                 errors.append(repr(e))
 
         cpu0 = k.cpu_seconds()
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.time()
         threads = [threading.Thread(target=client)
                    for _ in range(CONCURRENCY)]
@@ -117,6 +119,9 @@ def run(backend):
             t.join()
         elapsed = time.time() - t0
         cpu = k.cpu_seconds() - cpu0
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        client = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime -
+                                                  ru0.ru_stime)
         if errors:
             print('errors: %s' % errors[:3])
             return 1
@@ -128,9 +133,10 @@ def run(backend):
                     total += int(line.split()[1])
         print('smtp %-8s %d msgs x %d B, %d users, concurrency %d: '
               '%.1f s, %.0f messages/s stored, %.2f server CPU-s per 1000 '
-              'messages' % (backend, MESSAGES, len(payload[0]), USERS,
-                            CONCURRENCY, elapsed, MESSAGES / elapsed,
-                            cpu * 1000.0 / MESSAGES))
+              'messages (client %.2f; load %.1f)' % (
+                  backend, MESSAGES, len(payload[0]), USERS, CONCURRENCY,
+                  elapsed, MESSAGES / elapsed, cpu * 1000.0 / MESSAGES,
+                  client * 1000.0 / MESSAGES, os.getloadavg()[0]))
         if total != MESSAGES:
             print('MISMATCH: %d messages stored, %d sent' % (total,
                                                              MESSAGES))

@@ -4,7 +4,10 @@ the plaintext policy off loopback (allow_plaintext_loopback = no) and
 after STARTTLS, throttling (growing delay, then a temporary failure),
 exemptions, and users added, changed and removed by kurirctl while the
 server runs."""
+import base64
 import os
+import pty
+import select
 import sys
 import time
 import unittest
@@ -69,38 +72,47 @@ class Mechanisms(unittest.TestCase):
                 self.assertIn('auth: login user=alice@localhost', log)
                 self.assertIn('auth: login failed user=nobody@localhost',
                               log)
+                # secrets never logged (the harness runs at debug level):
+                # not the password, not the base64 a client sent it in
                 self.assertNotIn('correct horse', log)
+                for raw in (b'\0alice@localhost\0correct horse',
+                            b'correct horse'):
+                    self.assertNotIn(base64.b64encode(raw).decode(), log)
+                with open(os.path.join(k.state_dir, 'passwd')) as f:
+                    self.assertNotIn('correct horse', f.read())
 
 
 class PlaintextPolicy(unittest.TestCase):
     def test_refused_without_tls(self):
-        proto = PROTOS[0]
-        with server(proto, allow_plaintext_loopback='no', **EXEMPT) as k:
-            k.add_user('alice@localhost', 'secret')
-            s = Session(k, proto)
-            mechs = s.mechs()
-            self.assertNotIn('PLAIN', mechs)
-            self.assertNotIn('LOGIN', mechs)
-            self.assertEqual(s.plain('alice@localhost', 'secret'),
-                             'denied')
-            s.close()
-            if proto != 'smtp':
+        for proto in PROTOS:
+            with self.subTest(proto=proto), server(
+                    proto, allow_plaintext_loopback='no', **EXEMPT) as k:
+                k.add_user('alice@localhost', 'secret')
                 s = Session(k, proto)
-                self.assertEqual(s.plaintext_login('alice@localhost',
-                                                   'secret'), 'denied')
+                mechs = s.mechs()
+                self.assertNotIn('PLAIN', mechs)
+                self.assertNotIn('LOGIN', mechs)
+                self.assertEqual(s.plain('alice@localhost', 'secret'),
+                                 'denied')
                 s.close()
-            # SCRAM never shows the password: the core allows it in the
-            # clear (SMTP submission still insists on STARTTLS first)
-            s = Session(k, proto)
-            self.assertIn(s.scram('alice@localhost', 'secret'),
-                          ('ok', 'denied') if proto == 'smtp' else ('ok',))
-            s.close()
-            # after STARTTLS, plaintext mechanisms are offered and work
-            s = Session(k, proto)
-            s.starttls()
-            self.assertIn('PLAIN', s.mechs())
-            self.assertEqual(s.plain('alice@localhost', 'secret'), 'ok')
-            s.close()
+                if proto != 'smtp':
+                    s = Session(k, proto)
+                    self.assertEqual(s.plaintext_login('alice@localhost',
+                                                       'secret'), 'denied')
+                    s.close()
+                # SCRAM never shows the password: the core allows it in the
+                # clear (SMTP submission still insists on STARTTLS first)
+                s = Session(k, proto)
+                self.assertIn(s.scram('alice@localhost', 'secret'),
+                              ("ok", "denied") if proto == "smtp"
+                              else ("ok",))
+                s.close()
+                # after STARTTLS, plaintext mechanisms are offered and work
+                s = Session(k, proto)
+                s.starttls()
+                self.assertIn('PLAIN', s.mechs())
+                self.assertEqual(s.plain('alice@localhost', 'secret'), 'ok')
+                s.close()
 
 
 class Throttle(unittest.TestCase):
@@ -197,6 +209,46 @@ class Kurirctl(unittest.TestCase):
             self.assertEqual(s.plain('erin@localhost', 'pw'), 'ok')
             s.close()
             self.assertIn('passwd:1: missing', k.log_text())
+
+    def test_password_prompt_on_a_terminal(self):
+        """On a terminal kurirctl prompts twice, without echo."""
+        proto = PROTOS[0]
+        with server(proto, **EXEMPT) as k:
+            argv = [kt.KURIRCTL]
+            for key, v in k.opts.items():
+                if not key.endswith('_listen') and key != 'protocols':
+                    argv += ['-o', '%s=%s' % (key, v)]
+            argv += ['user', 'add', 'tty@localhost']
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(argv[0], argv)
+            out = b''
+            deadline = time.monotonic() + 20
+            for want, answer in ((b'assword', b'tty secret 42\n'),
+                                 (b'Retype', b'tty secret 42\n')):
+                while want not in out and time.monotonic() < deadline:
+                    r, _, _ = select.select([fd], [], [], 1)
+                    if r:
+                        out += os.read(fd, 1024)
+                self.assertIn(want, out)
+                os.write(fd, answer)
+            while time.monotonic() < deadline:
+                r, _, _ = select.select([fd], [], [], 1)
+                try:
+                    chunk = os.read(fd, 1024) if r else b''
+                except OSError:
+                    break
+                if r and not chunk:
+                    break
+                out += chunk
+            _, status = os.waitpid(pid, 0)
+            os.close(fd)
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0, out)
+            self.assertNotIn(b'tty secret 42', out)
+            s = Session(k, proto)
+            self.assertEqual(s.plain('tty@localhost', 'tty secret 42'),
+                             'ok')
+            s.close()
 
 
 if __name__ == '__main__':

@@ -153,6 +153,11 @@ def t_starttls_pipelined(k):
           lines)
     check(c.cmd('QUIT')[0] == 221, 'quit')
     c.close()
+    time.sleep(0.1)
+    log = k.log_text()
+    check('from=<injected@' not in log, 'the injected MAIL ran')
+    check(re.search(r'discarding \d+ bytes of pipelined plaintext', log),
+          'no discard logged')
 
 
 def t_relay(k):

@@ -43,6 +43,7 @@ static int64_t idle_timeout = 600;
 static int64_t max_messages = 100000;
 static int no_storage;		/* `storage =` empty: storage() is NULL */
 static size_t max_read;		/* largest msg_read() asked for */
+static int64_t fail_read_at = -1;	/* msg_read() from here fails */
 
 static void
 out_add(struct kurir_conn *c, const void *buf, size_t len)
@@ -333,6 +334,8 @@ fs_msg_read(struct kurir_mailbox *mb, uint32_t uid, uint64_t off,
 		return KURIR_E_NOTFOUND;
 	if (len > max_read)
 		max_read = len;
+	if (fail_read_at >= 0 && off >= (uint64_t)fail_read_at)
+		return KURIR_E_TEMPFAIL;
 	if (off > m->len)
 		off = m->len;
 	*n_r = m->len - off < len ? m->len - off : len;
@@ -492,6 +495,7 @@ setup(void)
 	fail_open = 0;
 	no_storage = 0;
 	max_read = 0;
+	fail_read_at = -1;
 	budget = (size_t)-1;
 	async_login = 0;
 }
@@ -1048,6 +1052,37 @@ START_TEST(test_max_messages)
 }
 END_TEST
 
+/* Storage fails before the +OK: a clean -ERR [SYS/TEMP].  After part
+ * of the message went out: the connection closes without the ".", so
+ * no client takes half a message for a whole one. */
+START_TEST(test_read_fails)
+{
+	struct kurir_conn *c;
+	char *big, *got;
+	size_t n = 100000;
+
+	big = malloc(n + 1);
+	memset(big, 'x', n);
+	big[n] = '\0';
+	fstore_add(big);
+	free(big);
+	c = login();
+	fail_read_at = 0;
+	expect(c, "RETR 1\r\n",
+	    "-ERR [SYS/TEMP] Cannot read the message, try again later.\r\n");
+	fail_read_at = 40000;
+	feed(c, "RETR 1\r\nNOOP\r\n");
+	pump(c);
+	got = take(c);
+	ck_assert(strncmp(got, "+OK 100000 octets\r\n", 19) == 0);
+	ck_assert_ptr_null(strstr(got, "\r\n.\r\n"));
+	ck_assert_ptr_null(strstr(got, "+OK\r\n"));	/* no NOOP answer */
+	ck_assert(c->closed);
+	free(got);
+	conn_drop(c);
+}
+END_TEST
+
 static Suite *
 pop3_session_suite(void)
 {
@@ -1072,6 +1107,7 @@ pop3_session_suite(void)
 	tcase_add_test(tc, test_no_storage);
 	tcase_add_test(tc, test_dele_marks_only);
 	tcase_add_test(tc, test_max_messages);
+	tcase_add_test(tc, test_read_fails);
 	suite_add_tcase(s, tc);
 	return s;
 }
