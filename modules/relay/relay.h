@@ -117,9 +117,12 @@ struct relay_conncache {
 };
 
 /* Deliver the pending recipients of one entry; returns its new next
- * retry time (0 if it is gone). */
-int64_t	 relay_deliver(const char *id, struct relay_conncache *cc)
-	    RELAY_HIDDEN;
+ * retry time (0 if it is gone).  When the first destination has no free
+ * slot, nothing is tried: its domain goes to busy (RELAY_HOST_MAX + 1)
+ * and the entry stays due, for the scheduler to park until a slot of
+ * that domain is free (no thread waits for it). */
+int64_t	 relay_deliver(const char *id, struct relay_conncache *cc,
+	    char *busy) RELAY_HIDDEN;
 /* RFC 3464 report of the failed recipients in res to the sender of e:
  * KURIR_OK once durable (stored locally or queued). */
 int	 relay_dsn(struct kurir_queue_entry *e,
@@ -132,8 +135,9 @@ int	 relay_run_start(const char **errstr_r) RELAY_HIDDEN;
 void	 relay_run_stop(void) RELAY_HIDDEN;
 /* An entry's envelope changed (inotify): look at it again. */
 void	 relay_run_changed(const char *id) RELAY_HIDDEN;
-/* Per-destination slots. */
+/* Per-destination slots: get waits for one, try does not (1: got it). */
 void	 relay_slot_get(const char *key) RELAY_HIDDEN;
+int	 relay_slot_try(const char *key) RELAY_HIDDEN;
 void	 relay_slot_put(const char *key) RELAY_HIDDEN;
 
 #endif

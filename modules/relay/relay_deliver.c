@@ -110,7 +110,7 @@ next_retry(uint32_t attempts)
 }
 
 int64_t
-relay_deliver(const char *id, struct relay_conncache *cc)
+relay_deliver(const char *id, struct relay_conncache *cc, char *busy)
 {
 	struct kurir_queue_entry	*e;
 	struct kurir_queue_info		 info;
@@ -122,8 +122,9 @@ relay_deliver(const char *id, struct relay_conncache *cc)
 	size_t				 i, j, n = 0, g, nhops, nfailed = 0;
 	uint32_t			*done = NULL, pending = 0;
 	int64_t				 now = time(NULL), next = 0;
-	int				 rc, nullmx;
+	int				 rc, nullmx, tried = 0;
 
+	busy[0] = '\0';
 	if ((rc = relay_api->queue_open(id, &e)) != KURIR_OK)
 		return 0;
 	info.size = sizeof(info);
@@ -172,11 +173,19 @@ relay_deliver(const char *id, struct relay_conncache *cc)
 		if (rc != KURIR_OK)
 			set_all(res, n, rc == KURIR_E_PERMFAIL ? 550 : 0, diag,
 			    "");
-		else {
-			relay_slot_get(dom);
+		else if (!tried && !relay_slot_try(dom)) {
+			/* Busy destination: leave the whole entry for later
+			 * rather than hold a thread that others could use. */
+			snprintf(busy, RELAY_HOST_MAX + 1, "%s", dom);
+			next = now;
+			goto out;
+		} else {
+			if (tried)	/* the rest of a started attempt */
+				relay_slot_get(dom);
 			send_group(e, &info, hops, nhops, res, n, cc);
 			relay_slot_put(dom);
 		}
+		tried = 1;
 		for (g = 0; g < n; g++) {
 			relay_api->log(relay_mod, KURIR_LOG_INFO, "queue %s: "
 			    "to=<%s> relay=%s %s: %s", info.id,

@@ -25,6 +25,7 @@ struct item {
 	int64_t		 next;
 	uint32_t	 hold;
 	uint32_t	 busy;	/* queued for or in a delivery thread */
+	char		*parked; /* waits for a slot of this domain */
 };
 
 struct slot {
@@ -83,13 +84,41 @@ upsert(const char *id, int64_t next, uint32_t hold)
 	it->hold = hold;
 }
 
+/* With mtx held: forget items[k]. */
+static void
+remove_at(size_t k)
+{
+	free(items[k].parked);
+	items[k] = items[--nitems];
+}
+
 static void
 drop(const char *id)
 {
 	struct item	*it = find(id);
 
 	if (it != NULL && !it->busy)
-		*it = items[--nitems];
+		remove_at((size_t)(it - items));
+}
+
+static struct slot *
+slot_find(const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < nslots; i++)
+		if (strcmp(slots[i].key, key) == 0)
+			return &slots[i];
+	return NULL;
+}
+
+/* With mtx held: every slot of domain key is taken. */
+static int
+slot_full(const char *key)
+{
+	struct slot	*s = slot_find(key);
+
+	return s != NULL && s->n >= relay_conf.dest_concurrency;
 }
 
 struct scan {
@@ -141,7 +170,7 @@ full_scan(void)
 			if (strcmp(s.ids[i], items[k].id) == 0)
 				break;
 		if (i == s.n && !items[k].busy)
-			items[k] = items[--nitems];
+			remove_at(k);
 		else
 			k++;
 	}
@@ -205,7 +234,9 @@ sched_main(void *arg)
 		}
 		wake = now + RESCAN_SECS;
 		for (i = 0; i < nitems; i++) {
-			if (items[i].busy || items[i].hold)
+			if (items[i].busy || items[i].hold ||
+			    (items[i].parked != NULL &&
+			    slot_full(items[i].parked)))
 				continue;
 			if (items[i].next <= now && jlen < jcap) {
 				items[i].busy = 1;
@@ -229,6 +260,7 @@ worker_main(void *arg)
 {
 	struct relay_conncache	*cc = arg;
 	char			 id[KURIR_QID_MAX + 1];
+	char			 busy[RELAY_HOST_MAX + 1];
 	struct timespec		 ts;
 	struct item		*it;
 	int64_t			 next;
@@ -262,15 +294,20 @@ worker_main(void *arg)
 		jlen--;
 		pthread_mutex_unlock(&mtx);
 
-		next = relay_deliver(id, cc);
+		next = relay_deliver(id, cc, busy);
 
 		pthread_mutex_lock(&mtx);
 		if ((it = find(id)) != NULL) {
 			it->busy = 0;
+			free(it->parked);
+			it->parked = NULL;
 			if (next == 0)
-				*it = items[--nitems];
-			else
+				remove_at((size_t)(it - items));
+			else {
 				it->next = next;
+				if (busy[0] != '\0')
+					it->parked = strdup(busy);
+			}
 		}
 		pthread_cond_signal(&sched_cv);
 		pthread_mutex_unlock(&mtx);
@@ -322,6 +359,30 @@ relay_slot_get(const char *key)
 	pthread_mutex_unlock(&mtx);
 }
 
+int
+relay_slot_try(const char *key)
+{
+	struct slot	*s, *tmp;
+	int		 got = 1;
+
+	pthread_mutex_lock(&mtx);
+	if ((s = slot_find(key)) == NULL) {
+		if ((tmp = reallocarray(slots, nslots + 1, sizeof(*tmp))) !=
+		    NULL) {
+			slots = tmp;
+			s = &slots[nslots++];
+			snprintf(s->key, sizeof(s->key), "%s", key);
+			s->n = 0;
+		}
+	}
+	if (s != NULL && s->n >= relay_conf.dest_concurrency && !stopping)
+		got = 0;
+	else if (s != NULL)
+		s->n++;
+	pthread_mutex_unlock(&mtx);
+	return got;
+}
+
 void
 relay_slot_put(const char *key)
 {
@@ -335,6 +396,7 @@ relay_slot_put(const char *key)
 			break;
 		}
 	pthread_cond_broadcast(&slot_cv);
+	pthread_cond_signal(&sched_cv);	/* parked entries may go */
 	pthread_mutex_unlock(&mtx);
 }
 
@@ -362,6 +424,8 @@ join_all(uint32_t nworkers, int sched)
 	free(changed);
 	free(tids);
 	free(caches);
+	while (nitems > 0)
+		remove_at(nitems - 1);
 	free(items);
 	free(slots);
 	jobs = NULL;

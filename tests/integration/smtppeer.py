@@ -6,7 +6,7 @@ Each recipient's answer is chosen by its local part:
     temp*     450 4.2.1 (every time)
     perm*     550 5.1.1 (every time)
     flaky*    451 4.3.0 the first time that address is seen, then 250
-    slow*     250, but the reply to its DATA comes after 0.4 s
+    slow*     250, but the reply to its DATA comes after slow_delay s
 anything else 250.  The peer counts connections and the most mail
 transactions (MAIL to the end of DATA or RSET) open at once (max_active).  Accepted messages are appended to DIR/log.jsonl as
 {"from", "rcpts", "data", "tls"} (data: latin-1 text, dot-unstuffed).
@@ -19,6 +19,7 @@ recipient) is appended to DIR/sink.count, so its size is the count
 Used as a module too: Peer(port, dir, ...).start() / .stop().
 """
 import argparse
+import base64
 import json
 import os
 import socket
@@ -77,6 +78,8 @@ class Handler(socketserver.StreamRequestHandler):
                     ext.append('SIZE %d' % p.size)
                 if p.tls and not self.tls:
                     ext.append('STARTTLS')
+                if self.tls:
+                    ext.append('AUTH PLAIN')
                 ext.append('ENHANCEDSTATUSCODES')
                 for i, e in enumerate(ext):
                     self.send('250%s%s' % (' ' if i == len(ext) - 1
@@ -85,12 +88,25 @@ class Handler(socketserver.StreamRequestHandler):
                 self.send('250 peer.test')
             elif verb == 'STAR' and p.tls and not self.tls:
                 self.send('220 2.0.0 go ahead')
-                conn = p.tls.wrap_socket(self.connection,
-                                         server_side=True)
+                try:
+                    conn = p.tls.wrap_socket(self.connection,
+                                             server_side=True)
+                except (ssl.SSLError, OSError):
+                    return  # e.g. a client that refused our certificate
                 self.connection = self.request = conn
                 self.rfile = conn.makefile('rb')
                 self.wfile = conn.makefile('wb')
                 self.tls = True
+            elif verb == 'AUTH' and self.tls:
+                try:
+                    raw = base64.b64decode(cmd.split()[2])
+                    _, user, pw = raw.decode().split('\0')
+                except (IndexError, ValueError, UnicodeDecodeError):
+                    self.send('501 5.5.2 bad AUTH')
+                    continue
+                with p.lock:
+                    p.auths.append((user, pw))
+                self.send('235 2.7.0 authenticated')
             elif verb == 'MAIL':
                 mail = cmd[10:].split('>')[0].lstrip('<')
                 with p.lock:
@@ -143,7 +159,7 @@ class Handler(socketserver.StreamRequestHandler):
                                   'a') as f:
                             f.write(json.dumps(rec) + '\n')
                 if any(r.lower().startswith('slow') for r in rcpts):
-                    time.sleep(0.4)
+                    time.sleep(p.slow_delay)
                 self.send('250 2.0.0 accepted')
                 self.txn(False)
                 mail, rcpts = None, []
@@ -179,7 +195,9 @@ class Peer:
         self.lock = threading.Lock()
         self.seen, self.messages, self.connections = {}, 0, 0
         self.active = self.max_active = 0
+        self.slow_delay = 0.25
         self.socks = []
+        self.auths = []  # (user, password) of AUTH PLAIN, TLS only
         self.mail_params = []
         self.server = None
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Outbound relay: the smtp module queues, the relay module delivers to a
-test peer (smtppeer.py) on loopback through relay_routes.
+test peer (smtppeer.py) on loopback through relay_routes.  The queue's
+life (peer down and up, hold, flush, kill -9, expiry) is in
+test_relay_queue.py, which shares the helpers here.
 
 Covers: delivery (body and envelope intact), mixed recipients each with
 their own outcome (2xx, 4xx-then-2xx, 4xx, 5xx), an RFC 3464 bounce in
@@ -135,7 +137,9 @@ def t_delivery_mixed_bounce_alias(tmp):
     tlspeer = smtppeer.Peer(port_tls, tls_dir,
                             tls=make_cert(tls_dir)).start()
     k = server(port, '1s', routes=',old.example=127.0.0.1:%d '
-               'tls.example=127.0.0.1:%d' % (port_old, port_tls),
+               'tls.example=127.0.0.1:%d auth.example=127.0.0.1:%d;'
+               'auth=relay@localhost:s3cret verify.example=127.0.0.1:%d;'
+               'tls=verify' % (port_old, port_tls, port_tls, port_tls),
                extra={'relay_destination_concurrency': '1'})
     try:
         k.start()
@@ -292,6 +296,21 @@ def t_delivery_mixed_bounce_alias(tmp):
         submit(k, ['ok@tls.example'], body('tls'))
         wait_for('tls delivery', lambda: tlspeer.log())
         check(tlspeer.log()[0]['tls'] is True, 'not sent over TLS')
+        check(tlspeer.auths == [], 'AUTH without a route asking for it')
+        # a route with credentials: AUTH PLAIN after STARTTLS
+        submit(k, ['ok@auth.example'], body('auth'))
+        wait_for('auth delivery', lambda: len(tlspeer.log()) == 2)
+        check(tlspeer.auths == [('relay@localhost', 's3cret')],
+              tlspeer.auths)
+        check(tlspeer.log()[1]['rcpts'] == ['ok@auth.example'], 'auth')
+        # tls=verify: a self-signed next hop is not good enough
+        submit(k, ['ok@verify.example'], body('verify'))
+        wait_for('verify deferral', lambda: deferred(k, 'ok@verify.example'))
+        check('certificate not verified' in k.log_text(), 'reason')
+        check(len(tlspeer.log()) == 2, 'sent without verification')
+        ids = queue_ids(k)
+        check(len(ids) == 1, ids)
+        k.ctl('queue', 'remove', ids[0])
 
         # 10. one delivery at a time to example.net
         # (relay_destination_concurrency = 1), though four slow ones wait
@@ -319,108 +338,19 @@ def t_delivery_mixed_bounce_alias(tmp):
         tlspeer.stop()
 
 
-def t_down_up_hold_kill(tmp):
-    port = kt.free_port()
-    k = server(port, '1h', extra={'relay_concurrency': '1'})
-    peer = None
-    # without inotify (a per-user limit reached): the relay polls
-    os.environ['KURIR_RELAY_POLL'] = '1'
-    try:
-        k.start()
-        wait_for('polling', lambda: 'polling it every' in k.log_text())
-        k.add_user('alice@localhost', PASSWORD)
-        # peer down: the message waits in the queue
-        submit(k, ['ok1@example.net'], body('down'))
-        wait_for('deferral', lambda: deferred(k, 'ok1@example.net'))
-        ids = queue_ids(k)
-        check(len(ids) == 1, ids)
-        # hold it, bring the peer up, flush: nothing moves
-        k.ctl('queue', 'hold', ids[0])
-        check('HOLD' in k.ctl('queue', 'list').stdout.decode(), 'held')
-        peer = smtppeer.Peer(port, tmp).start()
-        k.ctl('queue', 'flush')
-        time.sleep(1.5)
-        check(peer.log() == [], 'a held message was sent')
-        # release: delivered at once, exactly once
-        k.ctl('queue', 'release', ids[0])
-        wait_for('delivery after release', lambda: peer.log())
-        wait_for('empty queue', lambda: queue_ids(k) == [])
-        check(len(peer.log()) == 1, peer.log())
-        peer.stop()
-        peer = None
-
-        # kill -9 with messages queued, then restart: all once
-        for i in range(5):
-            submit(k, ['ok%d@example.net' % (10 + i)], body('k%d' % i))
-        wait_for('five queued', lambda: len(queue_ids(k)) == 5)
-        k.kill9()
-        peer = smtppeer.Peer(port, tmp).start()
-        k.start()
-        k.ctl('queue', 'flush')
-        wait_for('five delivered', lambda: len(peer.log()) >= 6, 30)
-        wait_for('empty queue', lambda: queue_ids(k) == [])
-        time.sleep(0.5)
-        got = sorted(r for m in peer.log() for r in m['rcpts'])
-        check(got == sorted(['ok1@example.net'] + [
-            'ok%d@example.net' % (10 + i) for i in range(5)]), got)
-        # one delivery thread: it kept its connection for the next ones
-        check(peer.connections < 5, 'no connection reused: %d for 5 '
-              'messages' % peer.connections)
-        # flush of one id
-        peer.stop()
-        peer = None
-        submit(k, ['ok20@example.net'], body('one id'))
-        wait_for('deferral 2', lambda: deferred(k, 'ok20@example.net'))
-        peer = smtppeer.Peer(port, tmp).start()
-        qid = queue_ids(k)[0]
-        k.ctl('queue', 'flush', qid)
-        wait_for('flushed id', lambda: any(
-            'ok20@example.net' in m['rcpts'] for m in peer.log()))
-        wait_for('empty queue 20', lambda: queue_ids(k) == [])
-        time.sleep(0.5)
-        got = [r for m in peer.log() for r in m['rcpts']]
-        check(got.count('ok20@example.net') == 1, got)
-    finally:
-        del os.environ['KURIR_RELAY_POLL']
-        k.cleanup()
-        if peer:
-            peer.stop()
-
-
-def t_expire(tmp):
-    """A recipient that keeps failing temporarily bounces with 4.4.7
-    once queue_lifetime is over."""
-    port = kt.free_port()
-    peer = smtppeer.Peer(port, tmp).start()
-    k = server(port, '1s', extra={'queue_lifetime': '2s'})
-    try:
-        k.start()
-        k.add_user('alice@localhost', PASSWORD)
-        submit(k, ['temp1@example.net', 'ok1@example.net'], body('late'))
-        msgs = bounces(k, 1)
-        m = email.message_from_bytes(msgs[0], policy=email.policy.compat32)
-        ds = m.get_payload()[1].as_string()
-        check('Final-Recipient: rfc822; temp1@example.net' in ds, ds)
-        check('Action: failed' in ds and 'Status: 4.4.7' in ds, ds)
-        check('delivery time expired' in ds and '450 4.2.1' in ds, ds)
-        check('ok1@example.net' not in ds, ds)
-        wait_for('empty queue', lambda: queue_ids(k) == [])
-        check(peer.seen.get('temp1@example.net', 0) >= 2, 'no retry')
-        got = [r for m in peer.log() for r in m['rcpts']]
-        check(got == ['ok1@example.net'], got)
-    finally:
-        k.cleanup()
-        peer.stop()
-
-
 def main():
+    return run(t_delivery_mixed_bounce_alias)
+
+
+def run(*tests):
+    """Run tests (each gets a temporary directory) if the build has
+    what they need."""
     if not (os.path.exists(kt.KURIRD) and kt.have_module('relay') and
             kt.have_module('smtp') and kt.have_module('lmdb') and
             os.path.exists(STORECAT)):
         print('skip: kurird, relay, smtp, lmdb or storecat not built')
         return kt.SKIP
-    for t in (t_delivery_mixed_bounce_alias, t_down_up_hold_kill,
-              t_expire):
+    for t in tests:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.time()
             t(tmp)
