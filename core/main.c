@@ -119,6 +119,7 @@ main(int argc, char **argv)
 	struct boot		*b;
 	char			*overrides[MAX_OVERRIDES];
 	char			 err[2048];
+	sigset_t		 sigs;
 	const char		*path = NULL;
 	size_t			 nov = 0;
 	int			 ch, foreground = 0, check = 0, print = 0;
@@ -169,6 +170,7 @@ main(int argc, char **argv)
 	if (print || check)
 		return check_or_print(b, print);
 
+	master_block_signals(&sigs);
 	boot_activate(b);
 	if (privsep_init(config_str("user"), err, sizeof(err)) == -1 ||
 	    boot_state_dir(err, sizeof(err)) == -1 ||

@@ -208,6 +208,21 @@ fail:
 	return cur;
 }
 
+/*
+ * Blocked from before the listeners exist until sigtimedwait() takes
+ * them, so a SIGTERM that races start-up is a clean stop, not a kill.
+ */
+void
+master_block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigprocmask(SIG_BLOCK, set, NULL);
+}
+
 int
 master_run(struct boot *b, const struct master_args *a)
 {
@@ -217,12 +232,7 @@ master_run(struct boot *b, const struct master_args *a)
 	uint64_t	 deadline = 0;
 	int		 sig, stopping = 0;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	master_block_signals(&set);
 	signal(SIGPIPE, SIG_IGN);
 
 	log_set_role("master");

@@ -4,6 +4,7 @@
 #ifndef KURIR_CORE_MASTER_H
 #define KURIR_CORE_MASTER_H
 
+#include <signal.h>
 #include <stddef.h>
 
 struct boot;
@@ -18,5 +19,8 @@ struct master_args {
 /* Supervise workers until SIGTERM/SIGINT; b is heap-allocated and owned
  * by the master from here on.  Returns the exit status. */
 int	master_run(struct boot *b, const struct master_args *a);
+
+/* Blocks the signals the master waits for; call before binding. */
+void	master_block_signals(sigset_t *set);
 
 #endif

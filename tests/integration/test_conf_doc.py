@@ -12,6 +12,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kurirtest as kt  # noqa: E402
 
 CONF = os.path.join(kt.SRCDIR, 'etc', 'kurir.conf')
+# Every protocol-kind module, so each one's keys are checked.
+PROTOCOLS = ['smtp', 'pop3', 'imap', 'relay']
 
 
 def built(kind_names):
@@ -19,7 +21,7 @@ def built(kind_names):
 
 
 def effective_keys(storage):
-    protos = built(['smtp', 'pop3', 'imap'])
+    protos = built(PROTOCOLS)
     args = [kt.KURIRD, '-n', '-o', 'module_dir=' + kt.MODULE_DIR,
             '-o', 'protocols=' + ' '.join(protos),
             '-o', 'storage=' + storage,
@@ -51,7 +53,7 @@ class ConfDoc(unittest.TestCase):
                     '-o', 'module_dir=' + kt.MODULE_DIR,
                     '-o', 'state_dir=' + d,
                     '-o', 'protocols=' +
-                    ' '.join(built(['smtp', 'pop3', 'imap']))]
+                    ' '.join(built(PROTOCOLS))]
             if not kt.backends():
                 args += ['-o', 'storage=']
             if not kt.have_module('passwd'):

@@ -229,6 +229,23 @@ class Lifecycle(unittest.TestCase):
         finally:
             k.cleanup()
 
+    def test_sigterm_as_soon_as_listening_exits_zero(self):
+        # The listeners exist before the workers do; a SIGTERM in that
+        # window must still be a clean stop, not the default action.
+        for _ in range(3):
+            k = echo_server().start(wait=False)
+            try:
+                deadline = time.time() + 20
+                while time.time() < deadline:
+                    try:
+                        k.connect('echo').close()
+                        break
+                    except OSError:
+                        time.sleep(0.002)
+                self.assertEqual(k.stop(timeout=15), 0, k.log_text())
+            finally:
+                k.cleanup()
+
     def test_killed_worker_is_replaced(self):
         k = echo_server(workers=2).start()
         try:
