@@ -17,7 +17,7 @@ struct lmdbst_conf lmdbst_conf = {
 	.map_max = 64ull << 30,
 	.group_max = 64,
 	.spool_mem = 256u << 10,
-	.env_cache = 16,
+	.env_cache = 128,
 };
 
 static const struct kurir_conf_key lmdb_conf_keys[] = {
@@ -32,7 +32,7 @@ static const struct kurir_conf_key lmdb_conf_keys[] = {
 	{ "lmdb_spool_memory", KURIR_CONF_SIZE, "256k", NULL,
 	    "bytes of a message being appended kept in memory before spilling "
 	    "to an unlinked temporary file" },
-	{ "lmdb_env_cache", KURIR_CONF_INT, "16", NULL,
+	{ "lmdb_env_cache", KURIR_CONF_INT, "128", NULL,
 	    "idle user environments a process keeps open" },
 	{ NULL, 0, NULL, NULL, NULL }
 };

@@ -160,8 +160,10 @@ class Handler(socketserver.StreamRequestHandler):
                             f.write(json.dumps(rec) + '\n')
                 if any(r.lower().startswith('slow') for r in rcpts):
                     time.sleep(p.slow_delay)
-                self.send('250 2.0.0 accepted')
+                # ended before the reply: the client may start its next
+                # transaction (elsewhere) as soon as it reads the 250
                 self.txn(False)
+                self.send('250 2.0.0 accepted')
                 mail, rcpts = None, []
             elif verb == 'RSET':
                 self.txn(False)
