@@ -553,6 +553,84 @@ START_TEST(test_search_keys)
 }
 END_TEST
 
+/* SEARCH compares decoded text: encoded words in headers, each body
+ * part's transfer encoding and charset, embedded messages' headers, all
+ * case-folded (a client searching for "münchen" must find it however
+ * the message spells it). */
+static const char *const decoded_msgs[] = {
+	"From: a@example.org\r\nSubject: =?ISO-8859-1?Q?Gr=FC=DFe_aus?=\r\n"
+	"  =?ISO-8859-1?Q?_M=FCnchen?=\r\n\r\nnothing here\r\n",
+
+	"From: b@example.org\r\nSubject: alt\r\nMIME-Version: 1.0\r\n"
+	"Content-Type: multipart/alternative; boundary=\"XX\"\r\n\r\n"
+	"--XX\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n"
+	"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	"Sch=C3=B6ne Gr=C3=BC=\r\nsse\r\n"
+	"--XX\r\nContent-Type: text/html\r\n"
+	"Content-Transfer-Encoding: BASE64\r\n\r\n"
+	"PHA+WmVicmEg\r\nU3RyaXBlczwvcD4=\r\n--XX--\r\n",
+
+	"From: c@example.org\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n"
+	"Content-Type: multipart/mixed; boundary=b1\r\n\r\n"
+	"--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+	"--b1\r\nContent-Type: message/rfc822\r\n\r\n"
+	"From: d@example.org\r\n"
+	"Subject: =?UTF-8?B?w5xiZXJyYXNjaHVuZw==?=\r\n\r\n"
+	"inner body\r\n--b1--\r\n",
+
+	"From: e@example.org\r\nSubject: ordinary\r\n\r\n"
+	"Caf\xc3\xa9 ordinary text\r\n",
+};
+
+static const struct {
+	const char	*prog;
+	const char	*want;
+} decoded_cases[] = {
+	{ "SUBJECT {8+}\r\nm\xc3\xbcnchen", "* SEARCH 1" },
+	{ "SUBJECT {15+}\r\nGR\xc3\x9c\xc3\x9f" "e aus m\xc3\x9c", "* SEARCH 1" },
+	{ "SUBJECT {9+}\r\nS=FCnchen", "* SEARCH" },
+	{ "BODY {12+}\r\nsch\xc3\xb6ne gr\xc3\xbc", "* SEARCH 2" },
+	{ "BODY {15+}\r\nSCH\xc3\x96NE GR\xc3\x9cSSE", "* SEARCH 2" },
+	{ "BODY \"zebra stripes\"", "* SEARCH 2" },
+	{ "BODY {13+}\r\n\xc3\xbc" "berraschung", "* SEARCH 3" },
+	{ "TEXT {13+}\r\n\xc3\x9c" "BERRASCHUNG", "* SEARCH 3" },
+	{ "SUBJECT {13+}\r\n\xc3\xbc" "berraschung", "* SEARCH" },
+	{ "BODY \"inner body\"", "* SEARCH 3" },
+	{ "TEXT {5+}\r\nCAF\xc3\x89", "* SEARCH 4" },
+	{ "TEXT \"see attached\"", "* SEARCH 3" },
+	{ "BODY fwd", "* SEARCH" },
+	{ "TEXT fwd", "* SEARCH 3" },
+};
+
+START_TEST(test_search_decoded)
+{
+	struct kurir_conn *c = login();
+	char cmd[256], want[128], tag[8];
+	const char *out;
+	size_t i;
+
+	for (i = 0; i < sizeof(decoded_msgs) / sizeof(decoded_msgs[0]);
+	    i++) {
+		snprintf(tag, sizeof(tag), "a%zu", i);
+		has(append(c, tag, "INBOX", "", decoded_msgs[i],
+		    strlen(decoded_msgs[i])), "OK [APPENDUID");
+	}
+	has(mock_sends(c, "s1 SELECT INBOX\r\n"), "* 4 EXISTS");
+	for (i = 0; i < sizeof(decoded_cases) / sizeof(decoded_cases[0]);
+	    i++) {
+		snprintf(cmd, sizeof(cmd), "k%zu SEARCH CHARSET UTF-8 %s\r\n",
+		    i, decoded_cases[i].prog);
+		out = mock_sends(c, cmd);
+		snprintf(want, sizeof(want), "%s\r\nk%zu OK",
+		    decoded_cases[i].want, i);
+		ck_assert_msg(strstr(out, want) != NULL,
+		    "SEARCH %s: wanted <%s>, got:\n%s", decoded_cases[i].prog,
+		    decoded_cases[i].want, out);
+	}
+	mock_disconnect(c);
+}
+END_TEST
+
 /* RFC 3501 7.4.1: an expunge by another session is not reported during
  * FETCH, STORE or SEARCH (numbers must not shift under the client), but
  * at NOOP and after UID commands. */
@@ -715,6 +793,7 @@ session_suite(void)
 	tcase_add_test(tc, test_big_fetch);
 	tcase_add_test(tc, test_pipelining);
 	tcase_add_test(tc, test_search_keys);
+	tcase_add_test(tc, test_search_decoded);
 	tcase_add_test(tc, test_no_expunge_during);
 	tcase_add_test(tc, test_extensions);
 	suite_add_tcase(s, tc);
