@@ -20,7 +20,7 @@
 #define K_ALL		1
 #define K_FLAG		2	/* flag set */
 #define K_UNFLAG	3	/* flag clear */
-#define K_FALSE		4	/* NEW, RECENT: no \Recent here */
+#define K_NEW		4	/* \Recent and not \Seen */
 #define K_KEYWORD	5
 #define K_UNKEYWORD	6
 #define K_BEFORE	7
@@ -82,9 +82,9 @@ static const struct {
 	{ "UNDRAFT", K_UNFLAG, KURIR_FLAG_DRAFT },
 	{ "UNFLAGGED", K_UNFLAG, KURIR_FLAG_FLAGGED },
 	{ "UNSEEN", K_UNFLAG, KURIR_FLAG_SEEN },
-	{ "NEW", K_FALSE, 0 },
-	{ "RECENT", K_FALSE, 0 },
-	{ "OLD", K_ALL, 0 },
+	{ "NEW", K_NEW, 0 },
+	{ "RECENT", K_FLAG, IMAP_ENT_RECENT },
+	{ "OLD", K_UNFLAG, IMAP_ENT_RECENT },
 };
 
 static const struct {
@@ -612,8 +612,9 @@ eval(struct seval *ev, const struct skey *k)
 	switch (k->type) {
 	case K_ALL:
 		return 1;
-	case K_FALSE:
-		return 0;
+	case K_NEW:
+		return (ev->e->flags & (IMAP_ENT_RECENT | KURIR_FLAG_SEEN)) ==
+		    IMAP_ENT_RECENT;
 	case K_FLAG:
 		return (ev->e->flags & k->flag) != 0;
 	case K_UNFLAG:

@@ -222,16 +222,17 @@ START_TEST(test_append_fetch)
 	has(out, want);
 	/* non-peek sets \Seen and reports it */
 	out = mock_sends(c, "f4 FETCH 1 BODY[1]\r\n");
-	has(out, "FLAGS (\\Seen)");
+	has(out, "FLAGS (\\Seen \\Recent)");
 	out = mock_sends(c, "f5 FETCH 2 (FLAGS INTERNALDATE RFC822.HEADER "
 	    "RFC822.TEXT)\r\n");
-	has(out, "FLAGS (\\Seen \\Flagged $Work)");
+	has(out, "FLAGS (\\Seen \\Flagged \\Recent $Work)");
 	has(out, "INTERNALDATE \"02-Mar-2026 09:11:12 +0000\"");
 	has(out, "RFC822.HEADER {14}\r\nSubject: x\r\n\r\n");
 	has(out, "RFC822.TEXT {0}\r\n");
 	out = mock_sends(c, "f6 FETCH 1:2 FAST\r\nf7 FETCH 3 FLAGS\r\n"
 	    "f8 FETCH 1 (BODY[HEADER.FIELDS ()])\r\nf9 FETCH 1 FOO\r\n");
-	has(out, "* 2 FETCH (FLAGS (\\Seen \\Flagged $Work) INTERNALDATE ");
+	has(out, "* 2 FETCH (FLAGS (\\Seen \\Flagged \\Recent $Work) "
+	    "INTERNALDATE ");
 	has(out, "f6 OK");
 	has(out, "f7 BAD");
 	has(out, "f8 BAD");
@@ -255,7 +256,7 @@ START_TEST(test_store_search_copy)
 	has(out, "* 5 EXISTS");
 	has(out, "* OK [UNSEEN 1]");
 	out = mock_sends(c, "t2 STORE 2 +FLAGS (\\Deleted)\r\n");
-	has(out, "* 2 FETCH (FLAGS (\\Deleted))");
+	has(out, "* 2 FETCH (FLAGS (\\Deleted \\Recent))");
 	out = mock_sends(c, "t3 UID STORE 4 +FLAGS.SILENT (\\Seen $Hot)\r\n");
 	hasnt(out, "FETCH");
 	has(out, "t3 OK");
@@ -295,7 +296,7 @@ START_TEST(test_store_search_copy)
 	has(out, "* 2 EXPUNGE\r\nc4 OK");
 	out = mock_sends(c, "c5 UID STORE 5 +FLAGS (\\Deleted)\r\n"
 	    "c6 UID EXPUNGE 1:4\r\nc7 UID EXPUNGE 5\r\n");
-	has(out, "* 3 FETCH (UID 5 FLAGS (\\Deleted))");
+	has(out, "* 3 FETCH (UID 5 FLAGS (\\Deleted \\Recent))");
 	has(out, "c6 OK");
 	has(out, "* 3 EXPUNGE\r\nc7 OK");
 	out = mock_sends(c, "c8 STATUS Archive (MESSAGES UIDNEXT UNSEEN)\r\n");
@@ -460,10 +461,11 @@ static const struct {
 	{ "UNDELETED", "* SEARCH 1 2 3 4 6" },
 	{ "KEYWORD $Hot", "* SEARCH 4" },
 	{ "UNKEYWORD $hot", "* SEARCH 1 2 3 5 6" },
-	/* no \Recent in kurir: NEW and RECENT match nothing, OLD all */
-	{ "NEW", "* SEARCH" },
-	{ "RECENT", "* SEARCH" },
-	{ "OLD", "* SEARCH 1 2 3 4 5 6" },
+	/* this session claimed all six as \Recent at SELECT */
+	{ "NEW", "* SEARCH 1 2 3 5 6" },
+	{ "RECENT", "* SEARCH 1 2 3 4 5 6" },
+	{ "OLD", "* SEARCH" },
+	{ "NOT RECENT", "* SEARCH" },
 	{ "BCC hidden", "* SEARCH 6" },
 	{ "CC \"copy@EXAMPLE\"", "* SEARCH 6" },
 	{ "FROM sender2", "* SEARCH 2" },
