@@ -166,18 +166,25 @@ static int
 env_open(const char *dir, struct lmdbst_env **e_r)
 {
 	struct lmdbst_env *e;
+	struct stat sb;
 	char path[2100];
 	MDB_txn *t;
 	int rc, created, dead, i;
 
-	if ((rc = lmdbst_mkdirs(dir, &created)) != 0) {
-		LMDBST_LOG(KURIR_LOG_ERR, "mkdir %s: %s", dir, strerror(rc));
-		return rc == ENOSPC || rc == EDQUOT ? KURIR_E_NOSPACE :
-		    KURIR_E_TEMPFAIL;
-	}
+	/* A user seen before has DIR/notify: one stat(2), not a mkdir(2)
+	 * per path component. */
 	snprintf(path, sizeof(path), "%s/notify", dir);
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
-		return KURIR_E_TEMPFAIL;
+	created = 0;
+	if (stat(path, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		if ((rc = lmdbst_mkdirs(dir, &created)) != 0) {
+			LMDBST_LOG(KURIR_LOG_ERR, "mkdir %s: %s", dir,
+			    strerror(rc));
+			return rc == ENOSPC || rc == EDQUOT ?
+			    KURIR_E_NOSPACE : KURIR_E_TEMPFAIL;
+		}
+		if (mkdir(path, 0700) == -1 && errno != EEXIST)
+			return KURIR_E_TEMPFAIL;
+	}
 	if ((e = calloc(1, sizeof(*e))) == NULL ||
 	    (e->dir = strdup(dir)) == NULL) {
 		free(e);
