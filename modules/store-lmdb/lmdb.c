@@ -113,6 +113,7 @@ static const struct kurir_storage_ops lmdb_ops = {
 	.deliver_write = lmdbst_deliver_write,
 	.deliver_commit = lmdbst_deliver_commit,
 	.deliver_abort = lmdbst_deliver_abort,
+	.notify_set = lmdbst_notify_set,
 };
 
 static const struct kurir_module_desc lmdb_desc = {

@@ -112,6 +112,7 @@ static const struct kurir_storage_ops md_ops = {
 	.deliver_write = md_deliver_write,
 	.deliver_commit = md_deliver_commit,
 	.deliver_abort = md_deliver_abort,
+	.notify_set = md_notify_set,
 };
 
 static const struct kurir_module_desc md_desc = {
