@@ -104,7 +104,8 @@ pw_b64_decode(const char *in, size_t len, void *out, size_t cap)
 	return n;
 }
 
-/* crypt strings: the crypt(5) alphabet plus '$' (no ':' or spaces). */
+/* crypt strings: the crypt(5) alphabet plus '$', and '=' for the
+ * "rounds=N" parameter of SHA-crypt (no ':' or spaces). */
 static int
 crypt_string_ok(const char *s, const char *prefix)
 {
@@ -115,7 +116,7 @@ crypt_string_ok(const char *s, const char *prefix)
 	if (strncmp(s, prefix, strlen(prefix)) != 0)
 		return 0;
 	return strspn(s, "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz$") == len;
+	    "abcdefghijklmnopqrstuvwxyz$=") == len;
 }
 
 int

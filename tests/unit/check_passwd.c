@@ -221,6 +221,33 @@ START_TEST(test_scheme_roundtrip)
 }
 END_TEST
 
+/* an explicit cost puts parameters into the hash ("$6$rounds=1000$")
+ * that the parser must take back */
+static const struct {
+	int		scheme;
+	unsigned long	cost;
+} costs[] = {
+	{ PW_SCHEME_SHA512, 1000 }, { PW_SCHEME_YESCRYPT, 3 },
+	{ PW_SCHEME_BLF, 5 }
+};
+
+START_TEST(test_scheme_cost_roundtrip)
+{
+	struct pw_user	u;
+	char		field[PW_HASH_MAX];
+	const char	*why = NULL;
+
+	ck_assert_int_eq(pw_hash_make(costs[_i].scheme, "battery", 7,
+	    costs[_i].cost, 4096, field, sizeof(field)), KURIR_OK);
+	memset(&u, 0, sizeof(u));
+	ck_assert_msg(pw_parse_hash(field, &u, &why) == 0, "%s: %s", field,
+	    why);
+	ck_assert_int_eq(pw_verify(&u, "battery", 7), KURIR_OK);
+	ck_assert_int_eq(pw_verify(&u, "batterz", 7), KURIR_E_AUTH);
+	pw_user_clear(&u);
+}
+END_TEST
+
 START_TEST(test_scram_keys_verify)
 {
 	struct pw_user	u;
@@ -572,6 +599,8 @@ passwd_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_scheme_roundtrip, 0,
 	    sizeof(schemes) / sizeof(schemes[0]));
+	tcase_add_loop_test(tc, test_scheme_cost_roundtrip, 0,
+	    (int)(sizeof(costs) / sizeof(costs[0])));
 	tcase_add_test(tc, test_scram_keys_verify);
 	tcase_add_test(tc, test_unknown_user);
 	suite_add_tcase(s, tc);
