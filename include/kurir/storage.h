@@ -50,7 +50,7 @@
 
 #include <kurir/errors.h>
 
-/* System flags. \Recent is not stored (a session-only notion). */
+/* System flags.  \Recent is no flag here: see recent_claim(). */
 #define KURIR_FLAG_SEEN		0x01u
 #define KURIR_FLAG_ANSWERED	0x02u
 #define KURIR_FLAG_FLAGGED	0x04u
@@ -223,7 +223,29 @@ struct kurir_storage_ops {
 	int	 (*deliver_commit)(struct kurir_delivery *d);
 	void	 (*deliver_abort)(struct kurir_delivery *d);
 
-	/* ---- ABI 1.0, notify_set ------------------------------------ */
+	/* ---- appended: \Recent (RFC 3501 section 2.3.2) --------------- */
+	/* Check KURIR_HAS(ops, recent_claim) and for NULL before use.
+	 *
+	 * A mailbox keeps a durable "first recent UID": messages at or
+	 * above it have not yet been claimed by any session (\Recent kept
+	 * the Dovecot way: the first session to see new mail claims it).
+	 * recent_claim() atomically reads it into *first_r and, when it is
+	 * below uidnext, raises it to uidnext (pass the UIDNEXT of mb's
+	 * snapshot, from mailbox_sync).  Messages with *first_r <= uid <
+	 * uidnext are then \Recent for the caller alone; none when
+	 * *first_r >= uidnext.  uidnext 0 only reads: a read-only session
+	 * (IMAP EXAMINE) shows the unclaimed messages as \Recent but must
+	 * not take the flag from them (RFC 3501 6.3.2).  A new mailbox, or
+	 * one whose UIDVALIDITY changed, starts at 1 (all its messages are
+	 * unclaimed).
+	 * recent_count() counts the unclaimed messages of a mailbox
+	 * without claiming them (IMAP STATUS RECENT). */
+	int	 (*recent_claim)(struct kurir_mailbox *mb, uint32_t uidnext,
+		    uint32_t *first_r);
+	int	 (*recent_count)(struct kurir_store *st, const char *name,
+		    uint32_t *recent_r);
+
+	/* ---- appended: notify_set ------------------------------------ */
 
 	/* Change notification by callback (see the top of this file);
 	 * replaces a previous cb, NULL stops.  KURIR_E_UNSUPPORTED when

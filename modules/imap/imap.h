@@ -185,6 +185,7 @@ struct imap_msgent {
 };
 #define IMAP_ENT_EXPUNGED	0x100u	/* gone, EXPUNGE not sent yet */
 #define IMAP_ENT_CHANGED	0x200u	/* flags changed, FETCH not sent */
+#define IMAP_ENT_RECENT		0x400u	/* \Recent in this session */
 #define IMAP_FLAG_MASK		0x1fu
 
 struct imap_view {
@@ -199,6 +200,8 @@ struct imap_view {
 	uint32_t	 alloc;
 	uint32_t	 exists_sent;	/* the count the client knows */
 	uint32_t	 pending_expunge;
+	uint32_t	 recent;	/* entries with IMAP_ENT_RECENT */
+	uint32_t	 recent_sent;	/* the RECENT count the client knows */
 	/* interned keyword sets */
 	char		**kws;
 	uint32_t	 nkws;
@@ -208,6 +211,14 @@ struct imap_view {
 int	 imap_view_open(struct imap_sess *s, const char *name, int readonly,
 	    struct imap_view **v_r);
 void	 imap_view_close(struct imap_sess *s);
+/* The messages of the selected mailbox that no session has seen yet:
+ * claim them for this session as \Recent (a read-only view marks them
+ * without claiming). */
+void	 imap_view_claim_recent(struct imap_view *v);
+/* \Recent count of a mailbox for STATUS: this session's when it is
+ * the selected one, else its unclaimed messages. */
+int	 imap_view_recent_count(struct imap_sess *s, const char *name,
+	    uint32_t *n_r);
 /* Bring the view up to date and write untagged EXISTS / EXPUNGE /
  * FETCH FLAGS; expunges are held back unless allow_expunge. */
 int	 imap_view_sync(struct imap_sess *s, int allow_expunge);

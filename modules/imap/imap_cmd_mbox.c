@@ -98,7 +98,8 @@ select_common(struct imap_sess *s, struct imap_arg *a, int readonly)
 	write_flags(s, v);
 	imap_printf(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted "
 	    "\\Seen \\Draft \\*)] Flags permitted\r\n");
-	imap_printf(s, "* %u EXISTS\r\n* 0 RECENT\r\n", v->count);
+	imap_printf(s, "* %u EXISTS\r\n* %u RECENT\r\n", v->count,
+	    v->recent);
 	for (i = 0; i < v->count; i++)
 		if (!(v->msgs[i].flags & KURIR_FLAG_SEEN)) {
 			unseen = i + 1;
@@ -245,7 +246,8 @@ imap_cmd_status(struct imap_sess *s, struct imap_arg *a)
 	char name[IMAP_MBOX_MAX], wire[IMAP_MBOX_MAX * 3];
 	struct imap_str out;
 	struct imap_arg *it;
-	int rc, first = 1;
+	uint32_t recent = 0;
+	int rc, first = 1, want_recent = 0;
 
 	if (imap_arg_mailbox(s, a, name, sizeof(name)) < 0)
 		return;
@@ -263,9 +265,12 @@ imap_cmd_status(struct imap_sess *s, struct imap_arg *a)
 		    !imap_arg_atom_eq(it, "SIZE")) {
 			imap_done(s, "BAD", "Unknown STATUS item");
 			return;
-		}
+		} else if (imap_arg_atom_eq(it, "RECENT"))
+			want_recent = 1;
 	memset(&ms, 0, sizeof(ms));
 	rc = imap_api->storage()->mailbox_status(s->store, name, &ms);
+	if (rc == KURIR_OK && want_recent)
+		rc = imap_view_recent_count(s, name, &recent);
 	if (rc != KURIR_OK) {
 		imap_done_storage_error(s, rc, "STATUS");
 		return;
@@ -289,6 +294,8 @@ imap_cmd_status(struct imap_sess *s, struct imap_arg *a)
 			v = ms.unseen;
 		else if (imap_arg_atom_eq(it, "SIZE"))
 			v = ms.bytes;
+		else if (imap_arg_atom_eq(it, "RECENT"))
+			v = recent;
 		imap_str_printf(&out, "%s%s %llu", first ? "" : " ", it->str,
 		    v);
 		first = 0;

@@ -142,4 +142,20 @@ size_t	 mime_parse_params(const char *v, size_t len, const char **tok_r,
 	    size_t *tok_len_r, struct mime_param *p, size_t max,
 	    char *scratch, size_t scratch_cap);
 
+/* One header field as it stands in the message (folded, EOL kept). */
+struct mime_field {
+	const char	*start;		/* the whole field */
+	size_t		 len;
+	size_t		 name_len;	/* name at start, blanks trimmed */
+	const char	*value;		/* after the colon, to the field end */
+	size_t		 value_len;
+};
+/*
+ * Step through a header block: fills f with the field at *pp and
+ * advances *pp past it.  Lines without a colon are skipped.  Returns 0
+ * at the blank line that ends the header or at end.
+ */
+int	 mime_next_field(const char **pp, const char *end,
+	    struct mime_field *f);
+
 #endif /* IMAP_MIME_H */

@@ -1,7 +1,8 @@
 /*
- * imap_mime_hdr.c -- structured MIME header values: "token; name=value"
- * lists (Content-Type, Content-Disposition), lenient about spaces,
- * comments and quoting, and bounded by the caller's arrays.
+ * imap_mime_hdr.c -- header blocks split into fields, and structured
+ * MIME header values: "token; name=value" lists (Content-Type,
+ * Content-Disposition), lenient about spaces, comments and quoting, and
+ * bounded by the caller's arrays.
  */
 #include <string.h>
 
@@ -107,4 +108,35 @@ mime_parse_params(const char *v, size_t len, const char **tok_r,
 		n++;
 	}
 	return n;
+}
+
+int
+mime_next_field(const char **pp, const char *end, struct mime_field *f)
+{
+	const char *p = *pp, *fs, *colon, *nl;
+
+	while (p < end && *p != '\r' && *p != '\n') {
+		fs = p;
+		/* one field: up to a line that does not start with WSP */
+		for (;;) {
+			nl = memchr(p, '\n', (size_t)(end - p));
+			p = nl == NULL ? end : nl + 1;
+			if (p >= end || (*p != ' ' && *p != '\t'))
+				break;
+		}
+		if ((colon = memchr(fs, ':', (size_t)(p - fs))) == NULL)
+			continue;
+		f->start = fs;
+		f->len = (size_t)(p - fs);
+		f->name_len = (size_t)(colon - fs);
+		while (f->name_len > 0 && (fs[f->name_len - 1] == ' ' ||
+		    fs[f->name_len - 1] == '\t'))
+			f->name_len--;
+		f->value = colon + 1;
+		f->value_len = (size_t)(p - f->value);
+		*pp = p;
+		return 1;
+	}
+	*pp = p;
+	return 0;
 }

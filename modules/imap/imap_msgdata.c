@@ -168,6 +168,7 @@ imap_header_filter(struct imap_sess *s, uint32_t uid, uint64_t off,
     struct imap_str *out)
 {
 	struct imap_str hdr;
+	struct mime_field f;
 	const char *p, *end;
 	int rc;
 
@@ -181,30 +182,9 @@ imap_header_filter(struct imap_sess *s, uint32_t uid, uint64_t off,
 	}
 	p = hdr.s;
 	end = hdr.s + hdr.len;
-	while (p < end) {
-		const char *fs = p, *colon, *nl;
-		size_t nlen;
-		int want;
-
-		if (*p == '\r' || *p == '\n')
-			break;		/* the blank line */
-		/* one field: up to a line that does not start with WSP */
-		for (;;) {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			p = nl == NULL ? end : nl + 1;
-			if (p >= end || (*p != ' ' && *p != '\t'))
-				break;
-		}
-		colon = memchr(fs, ':', (size_t)(p - fs));
-		if (colon == NULL)
-			continue;
-		nlen = (size_t)(colon - fs);
-		while (nlen > 0 && (fs[nlen - 1] == ' ' || fs[nlen - 1] == '\t'))
-			nlen--;
-		want = name_listed(names, fs, nlen);
-		if (want != not)
-			imap_str_add(out, fs, (size_t)(p - fs));
-	}
+	while (mime_next_field(&p, end, &f))
+		if (name_listed(names, f.start, f.name_len) != not)
+			imap_str_add(out, f.start, f.len);
 	imap_str_adds(out, "\r\n");
 	imap_str_free(&hdr);
 	return KURIR_OK;

@@ -2,9 +2,10 @@
  * imap_search.c -- SEARCH and UID SEARCH (RFC 3501 6.4.4): the search
  * program is parsed into a bounded tree, then evaluated per message with
  * the cheap tests first (flags, sizes, dates, sets) and message bytes
- * read only when a key needs them, in bounded chunks.  Text matching is
- * case-insensitive for ASCII and byte-exact otherwise (CHARSET UTF-8 and
- * US-ASCII); encoded words and transfer encodings are not decoded.
+ * read only when a key needs them, in bounded chunks.  Strings are
+ * compared as text (imap_textsearch.h): encoded words in headers and
+ * the transfer encoding and charset of each body part are decoded, and
+ * both sides are case-folded (CHARSET UTF-8 and US-ASCII).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -14,11 +15,12 @@
 #include <time.h>
 
 #include "imap.h"
+#include "imap_textsearch.h"
 
 #define K_ALL		1
 #define K_FLAG		2	/* flag set */
 #define K_UNFLAG	3	/* flag clear */
-#define K_FALSE		4	/* NEW, RECENT: no \Recent here */
+#define K_NEW		4	/* \Recent and not \Seen */
 #define K_KEYWORD	5
 #define K_UNKEYWORD	6
 #define K_BEFORE	7
@@ -54,6 +56,7 @@ struct skey {
 	struct skey	*a;		/* NOT, OR, AND: first child */
 	struct skey	*b;		/* OR: second; AND: via next */
 	struct skey	*next;
+	struct imap_textscan *ts;	/* string keys: the folded matcher */
 };
 
 struct sparse {
@@ -79,9 +82,9 @@ static const struct {
 	{ "UNDRAFT", K_UNFLAG, KURIR_FLAG_DRAFT },
 	{ "UNFLAGGED", K_UNFLAG, KURIR_FLAG_FLAGGED },
 	{ "UNSEEN", K_UNFLAG, KURIR_FLAG_SEEN },
-	{ "NEW", K_FALSE, 0 },
-	{ "RECENT", K_FALSE, 0 },
-	{ "OLD", K_ALL, 0 },
+	{ "NEW", K_NEW, 0 },
+	{ "RECENT", K_FLAG, IMAP_ENT_RECENT },
+	{ "OLD", K_UNFLAG, IMAP_ENT_RECENT },
 };
 
 static const struct {
@@ -200,6 +203,7 @@ key_free(struct skey *k)
 
 		key_free(k->a);
 		key_free(k->b);
+		imap_textscan_free(k->ts);
 		free(k->set);
 		free(k);
 		k = n;
@@ -276,6 +280,8 @@ parse_key(struct sparse *sp, struct imap_arg **ap, int depth)
 			k->field = string_keys[i].field;
 			k->str = v->str;
 			k->len = v->len;
+			if (k->type != K_KEYWORD && k->type != K_UNKEYWORD)
+				k->ts = imap_textscan_new(v->str, v->len);
 			return k;
 		}
 	for (i = 0; i < sizeof(date_keys) / sizeof(date_keys[0]); i++)
@@ -330,6 +336,7 @@ parse_key(struct sparse *sp, struct imap_arg **ap, int depth)
 		k->field = f->str;
 		k->str = v->str;
 		k->len = v->len;
+		k->ts = imap_textscan_new(v->str, v->len);
 		return k;
 	}
 	if (strcasecmp(a->str, "NOT") == 0) {
@@ -428,100 +435,166 @@ need_header(struct seval *ev)
 	    mi->parts[0].hdr_len, &ev->hdr);
 }
 
-static const char *
-memcasemem(const char *h, size_t hl, const char *n, size_t nl)
-{
-	size_t i;
-
-	if (nl == 0)
-		return h;
-	if (hl < nl)
-		return NULL;
-	for (i = 0; i + nl <= hl; i++)
-		if (tolower((unsigned char)h[i]) ==
-		    tolower((unsigned char)n[0]) &&
-		    strncasecmp(h + i, n, nl) == 0)
-			return h + i;
-	return NULL;
-}
-
-/* Does field `name` (or any, with name NULL) contain needle? */
+/* The Date: field of the message, as a day number. */
 static int
-header_match(struct seval *ev, const char *name, const char *needle,
-    size_t nlen, int64_t *date_r)
+header_date(struct seval *ev, int64_t *day_r)
 {
-	const char *p, *end;
-	size_t namelen = name != NULL ? strlen(name) : 0;
+	struct mime_field f;
+	const char *p, *end, *v;
+	char val[8192];
+	size_t vl = 0;
 
 	need_header(ev);
 	if (ev->hdr.s == NULL)
 		return 0;
 	p = ev->hdr.s;
 	end = p + ev->hdr.len;
-	while (p < end && *p != '\r' && *p != '\n') {
-		const char *fs = p, *colon, *v, *nl;
-		char val[8192];
-		size_t vl = 0;
-
-		for (;;) {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			p = nl == NULL ? end : nl + 1;
-			if (p >= end || (*p != ' ' && *p != '\t'))
-				break;
-		}
-		colon = memchr(fs, ':', (size_t)(p - fs));
-		if (colon == NULL)
+	while (mime_next_field(&p, end, &f)) {
+		if (f.name_len != 4 || strncasecmp(f.start, "Date", 4) != 0)
 			continue;
-		if (name != NULL && ((size_t)(colon - fs) != namelen ||
-		    strncasecmp(fs, name, namelen) != 0))
-			continue;
-		/* unfold the value */
-		for (v = colon + 1; v < p && vl < sizeof(val); v++)
+		for (v = f.value; v < f.value + f.value_len &&
+		    vl < sizeof(val); v++)
 			if (*v != '\r' && *v != '\n')
 				val[vl++] = *v;
-		if (date_r != NULL)
-			return parse_header_date(val, vl, date_r) == 0;
-		if (memcasemem(val, vl, needle, nlen) != NULL)
-			return 1;
+		return parse_header_date(val, vl, day_r) == 0;
 	}
 	return 0;
 }
 
-/* Substring search over a region of the message, chunk by chunk. */
+/* Does a field of the header block h (those called name, or any whole
+ * field with name NULL) contain the key's string, decoded? */
+static int
+fields_match(const char *h, size_t hlen, const char *name,
+    const struct skey *k)
+{
+	struct mime_field f;
+	struct imap_str val;
+	const char *p = h, *end = h + hlen;
+	size_t namelen = name != NULL ? strlen(name) : 0;
+	int hit = 0;
+
+	if (h == NULL || k->ts == NULL)
+		return 0;
+	while (!hit && mime_next_field(&p, end, &f)) {
+		if (name != NULL && (f.name_len != namelen ||
+		    strncasecmp(f.start, name, namelen) != 0))
+			continue;
+		imap_str_init(&val, f.len + 1);
+		if (name != NULL)
+			imap_text_hdr_decode(f.value, f.value_len, &val);
+		else
+			imap_text_hdr_decode(f.start, f.len, &val);
+		imap_textscan_part(k->ts, NULL, 0, NULL, 0);
+		hit = imap_textscan_feed(k->ts, val.s, val.len) ||
+		    imap_textscan_end(k->ts);
+		imap_str_free(&val);
+	}
+	return hit;
+}
+
+/* Bytes off..off+len of the message through the key's matcher, as one
+ * part with the given transfer encoding and charset. */
 static int
 region_match(struct seval *ev, uint64_t off, uint64_t len,
-    const char *needle, size_t nlen)
+    const struct skey *k, const char *cte, size_t cte_len, const char *cs,
+    size_t cs_len)
 {
 	const size_t chunk = 65536;
-	size_t keep = 0, n;
+	size_t n;
 
-	if (nlen == 0)
-		return 1;
-	if (nlen > 4096)
+	if (k->ts == NULL)
 		return 0;
-	if (ev->buf == NULL && (ev->buf = malloc(chunk + 4096)) == NULL)
+	if (ev->buf == NULL && (ev->buf = malloc(chunk)) == NULL)
 		return 0;
+	imap_textscan_part(k->ts, cte, cte_len, cs, cs_len);
 	while (len > 0) {
 		size_t want = len < chunk ? (size_t)len : chunk;
 
 		if (imap_api->storage()->msg_read(ev->s->view->mb, ev->e->uid,
-		    off, ev->buf + keep, want, &n) != KURIR_OK || n == 0)
-			return 0;
-		if (memcasemem(ev->buf, keep + n, needle, nlen) != NULL)
+		    off, ev->buf, want, &n) != KURIR_OK || n == 0)
+			break;
+		if (imap_textscan_feed(k->ts, ev->buf, n))
 			return 1;
 		off += n;
 		len -= n;
-		/* keep the tail so a match across chunks is found */
-		if (keep + n >= nlen - 1) {
-			memmove(ev->buf, ev->buf + keep + n - (nlen - 1),
-			    nlen - 1);
-			keep = nlen - 1;
-		} else
-			keep += n;
 		if (n < want)
 			break;
 	}
-	return 0;
+	return imap_textscan_end(k->ts);
+}
+
+/* One body part's text: decoded as its own MIME header says. */
+static int
+part_text_match(struct seval *ev, const struct imap_part_rec *pr,
+    const struct imap_str *h, const struct skey *k)
+{
+	struct mime_field f;
+	struct mime_param prm[8];
+	const char *p = h->s, *end = h->s + h->len, *tok, *cte = NULL;
+	const char *cs = NULL;
+	char scratch[256], scratch2[64];
+	size_t tok_len, cte_len = 0, cs_len = 0, n, i;
+
+	while (p != NULL && mime_next_field(&p, end, &f)) {
+		if (f.name_len == 25 && strncasecmp(f.start,
+		    "Content-Transfer-Encoding", 25) == 0) {
+			(void)mime_parse_params(f.value, f.value_len, &cte,
+			    &cte_len, prm, 0, scratch2, sizeof(scratch2));
+		} else if (f.name_len == 12 && strncasecmp(f.start,
+		    "Content-Type", 12) == 0) {
+			n = mime_parse_params(f.value, f.value_len, &tok,
+			    &tok_len, prm, 8, scratch, sizeof(scratch));
+			for (i = 0; i < n; i++)
+				if (prm[i].name_len == 7 && strncasecmp(
+				    prm[i].name, "charset", 7) == 0) {
+					cs = prm[i].value;
+					cs_len = prm[i].value_len;
+				}
+		}
+	}
+	return region_match(ev, pr->body_off, pr->body_len, k, cte, cte_len,
+	    cs, cs_len);
+}
+
+/* BODY: the decoded text of every leaf part and the header fields of
+ * every embedded message. */
+static int
+body_match(struct seval *ev, const struct skey *k)
+{
+	const struct imap_msginfo *mi;
+	struct imap_part_rec pr;
+	struct imap_str h;
+	uint32_t i, nparts;
+	uint64_t hlen;
+	int hit = 0;
+
+	if ((mi = imap_msginfo_get(ev->s, ev->e->uid)) == NULL)
+		return 0;
+	nparts = mi->nparts;
+	for (i = 0; i < nparts && !hit; i++) {
+		/* a copy: reading message bytes may reload the part table */
+		if ((mi = imap_msginfo_get(ev->s, ev->e->uid)) == NULL ||
+		    i >= mi->nparts)
+			break;
+		pr = mi->parts[i];
+		if (i == 0) {
+			need_header(ev);
+			h = ev->hdr;
+		} else {
+			hlen = pr.hdr_len < imap_conf.max_header_fetch ?
+			    pr.hdr_len : imap_conf.max_header_fetch;
+			imap_str_init(&h, (size_t)hlen + 1);
+			imap_msg_read_region(ev->s, ev->e->uid, pr.hdr_off,
+			    hlen, &h);
+		}
+		if (i > 0 && (pr.flags & MIME_P_MESSAGE))
+			hit = fields_match(h.s, h.len, NULL, k);
+		if (!hit && !(pr.flags & (MIME_P_MULTIPART | MIME_P_RFC822)))
+			hit = part_text_match(ev, &pr, &h, k);
+		if (i > 0)
+			imap_str_free(&h);
+	}
+	return hit;
 }
 
 static int64_t
@@ -533,15 +606,15 @@ day_of(int64_t t)
 static int
 eval(struct seval *ev, const struct skey *k)
 {
-	const struct imap_msginfo *mi;
 	const struct skey *c;
 	int64_t day;
 
 	switch (k->type) {
 	case K_ALL:
 		return 1;
-	case K_FALSE:
-		return 0;
+	case K_NEW:
+		return (ev->e->flags & (IMAP_ENT_RECENT | KURIR_FLAG_SEEN)) ==
+		    IMAP_ENT_RECENT;
 	case K_FLAG:
 		return (ev->e->flags & k->flag) != 0;
 	case K_UNFLAG:
@@ -570,7 +643,7 @@ eval(struct seval *ev, const struct skey *k)
 	case K_SENTBEFORE:
 	case K_SENTON:
 	case K_SENTSINCE:
-		if (!header_match(ev, "Date", NULL, 0, &day))
+		if (!header_date(ev, &day))
 			return 0;
 		return k->type == K_SENTBEFORE ? day < k->day :
 		    k->type == K_SENTON ? day == k->day : day >= k->day;
@@ -585,15 +658,19 @@ eval(struct seval *ev, const struct skey *k)
 	case K_SEQ:
 		return imap_seqset_contains(k->set, k->nset, ev->idx + 1);
 	case K_HEADER:
-		return header_match(ev, k->field, k->str, k->len, NULL);
+		need_header(ev);
+		return fields_match(ev->hdr.s, ev->hdr.len, k->field, k);
 	case K_BODY:
-		if ((mi = imap_msginfo_get(ev->s, ev->e->uid)) == NULL)
-			return 0;
-		return region_match(ev, mi->parts[0].body_off,
-		    mi->parts[0].body_len, k->str, k->len);
+		return body_match(ev, k);
 	case K_TEXT:
+		need_header(ev);
+		if (fields_match(ev->hdr.s, ev->hdr.len, NULL, k))
+			return 1;
+		if (imap_msginfo_get(ev->s, ev->e->uid) != NULL)
+			return body_match(ev, k);
+		/* no structure: the raw message as it stands */
 		need_meta(ev);
-		return region_match(ev, 0, ev->size, k->str, k->len);
+		return region_match(ev, 0, ev->size, k, NULL, 0, NULL, 0);
 	case K_NOT:
 		return !eval(ev, k->a);
 	case K_OR:

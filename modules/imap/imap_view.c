@@ -6,10 +6,18 @@
  * and expunges as EXPUNGE only where allowed -- never during FETCH, STORE
  * or SEARCH, so numbers stay stable while a client uses them.  An
  * expunged message stays in the view, marked, until it can be reported.
+ *
+ * \Recent (RFC 3501 2.3.2) is kept the Dovecot way: a read-write view
+ * claims, through the storage's recent_claim, every message that arrived
+ * since any session last claimed; those are \Recent in this view only.
+ * It claims at SELECT and at each sync that brings new messages.  A
+ * read-only view (EXAMINE) shows the unclaimed ones as \Recent without
+ * claiming them (RFC 3501 6.3.2).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "imap.h"
 
@@ -91,6 +99,12 @@ imap_view_flags_str(const struct imap_msgent *e, struct imap_str *out)
 		if (!first)
 			imap_str_addc(out, ' ');
 		imap_str_adds(out, sys[i].name);
+		first = 0;
+	}
+	if (e->flags & IMAP_ENT_RECENT) {
+		if (!first)
+			imap_str_addc(out, ' ');
+		imap_str_adds(out, "\\Recent");
 		first = 0;
 	}
 	if (e->kw != NULL && *e->kw != '\0') {
@@ -176,6 +190,8 @@ imap_view_open(struct imap_sess *s, const char *name, int readonly,
 	if (ms.highestmodseq > v->modseq)
 		v->modseq = ms.highestmodseq;
 	v->exists_sent = v->count;
+	imap_view_claim_recent(v);
+	v->recent_sent = v->recent;
 	/* a descriptor only for backends without notify_set() (IDLE) */
 	if (!imap_notify_set_ok(st) && st->notify_fd != NULL)
 		v->notify_fd = st->notify_fd(v->mb);
@@ -184,6 +200,49 @@ imap_view_open(struct imap_sess *s, const char *name, int readonly,
 out_free:
 	view_free(v);
 	return rc;
+}
+
+void
+imap_view_claim_recent(struct imap_view *v)
+{
+	const struct kurir_storage_ops *st = imap_api->storage();
+	uint32_t first, i;
+
+	if (!KURIR_HAS(st, recent_claim) || st->recent_claim == NULL ||
+	    v->count == 0)
+		return;
+	/* Claim up to the UIDNEXT of the snapshot the view was built from:
+	 * a later message is claimed when a sync brings it.  Read-only:
+	 * 0 just reads where the unclaimed messages start. */
+	if (st->recent_claim(v->mb, v->readonly ? 0 : v->uidnext,
+	    &first) != KURIR_OK || first >= v->uidnext)
+		return;
+	for (i = v->count; i > 0 && v->msgs[i - 1].uid >= first; i--) {
+		struct imap_msgent *e = &v->msgs[i - 1];
+
+		if (e->uid >= v->uidnext || (e->flags & IMAP_ENT_RECENT))
+			continue;
+		e->flags |= IMAP_ENT_RECENT;
+		v->recent++;
+	}
+}
+
+int
+imap_view_recent_count(struct imap_sess *s, const char *name,
+    uint32_t *n_r)
+{
+	const struct kurir_storage_ops *st = imap_api->storage();
+
+	*n_r = 0;
+	if (s->view != NULL && (strcmp(s->view->name, name) == 0 ||
+	    (strcasecmp(s->view->name, "INBOX") == 0 &&
+	    strcasecmp(name, "INBOX") == 0))) {
+		*n_r = s->view->recent;
+		return KURIR_OK;
+	}
+	if (!KURIR_HAS(st, recent_count) || st->recent_count == NULL)
+		return KURIR_OK;
+	return st->recent_count(s->store, name, n_r);
 }
 
 void
@@ -280,6 +339,8 @@ drop_unannounced(struct imap_view *v)
 	for (i = v->exists_sent; i < v->count; i++) {
 		if (v->msgs[i].flags & IMAP_ENT_EXPUNGED) {
 			v->pending_expunge--;
+			if (v->msgs[i].flags & IMAP_ENT_RECENT)
+				v->recent--;
 			continue;
 		}
 		v->msgs[o++] = v->msgs[i];
@@ -298,9 +359,12 @@ send_expunges(struct imap_sess *s)
 			imap_printf(s, "* %u EXPUNGE\r\n", i + 1);
 			n++;
 		}
-	for (i = 0, o = 0; i < v->count; i++)
+	for (i = 0, o = 0; i < v->count; i++) {
 		if (!(v->msgs[i].flags & IMAP_ENT_EXPUNGED))
 			v->msgs[o++] = v->msgs[i];
+		else if (v->msgs[i].flags & IMAP_ENT_RECENT)
+			v->recent--;
+	}
 	v->count = o;
 	v->exists_sent -= n;
 	v->pending_expunge = 0;
@@ -363,15 +427,23 @@ imap_view_sync(struct imap_sess *s, int allow_expunge)
 		    sizeof(*v->msgs), ent_cmp);
 	v->modseq = ms.highestmodseq > sc.maxmod ? ms.highestmodseq :
 	    sc.maxmod;
-	if (ms.uidnext > v->uidnext)
+	if (ms.uidnext > v->uidnext) {
 		v->uidnext = ms.uidnext;
+		imap_view_claim_recent(v);
+	}
 	drop_unannounced(v);
 	if (allow_expunge && v->pending_expunge > 0)
 		send_expunges(s);
+	/* RECENT goes with EXISTS or when we claimed more; an expunge
+	 * lowers it silently (the client counts EXPUNGEs itself). */
 	if (v->count != v->exists_sent) {
 		imap_printf(s, "* %u EXISTS\r\n", v->count);
 		v->exists_sent = v->count;
-	}
+		if (v->recent != v->recent_sent)
+			imap_printf(s, "* %u RECENT\r\n", v->recent);
+	} else if (v->recent > v->recent_sent)
+		imap_printf(s, "* %u RECENT\r\n", v->recent);
+	v->recent_sent = v->recent;
 	send_flag_changes(s);
 	return 0;
 }
@@ -385,6 +457,8 @@ imap_view_expunge_seq(struct imap_sess *s, uint32_t seq)
 		return;
 	if (v->msgs[seq - 1].flags & IMAP_ENT_EXPUNGED)
 		v->pending_expunge--;
+	if (v->msgs[seq - 1].flags & IMAP_ENT_RECENT)
+		v->recent--;
 	if (seq <= v->exists_sent) {
 		imap_printf(s, "* %u EXPUNGE\r\n", seq);
 		v->exists_sent--;

@@ -113,6 +113,8 @@ static const struct kurir_storage_ops lmdb_ops = {
 	.deliver_write = lmdbst_deliver_write,
 	.deliver_commit = lmdbst_deliver_commit,
 	.deliver_abort = lmdbst_deliver_abort,
+	.recent_claim = lmdbst_recent_claim,
+	.recent_count = lmdbst_recent_count,
 	.notify_set = lmdbst_notify_set,
 };
 

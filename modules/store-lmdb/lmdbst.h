@@ -12,7 +12,8 @@
  *
  * Named databases inside an environment (all keys big-endian so that
  * LMDB's byte order is numeric order):
- *   meta      "usage" -> struct lmdbst_usage, "ids" -> struct lmdbst_ids
+ *   meta      "usage" -> struct lmdbst_usage, "ids" -> struct lmdbst_ids,
+ *             "recent" + id -> first recent UID (u32; lmdbst_recent.c)
  *   names     mailbox name (UTF-8, '/' separated) -> mailbox id (u32)
  *   mboxes    id -> struct lmdbst_mbox
  *   subs      mailbox name -> "" (subscriptions, may name no mailbox)
@@ -310,6 +311,15 @@ void	 lmdbst_notify_close(struct kurir_mailbox *mb);
 
 /* lmdbst_cache.c */
 int	 lmdbst_cache_flush(struct kurir_mailbox *mb);
+
+/* lmdbst_recent.c: \Recent (storage.h recent_claim) */
+int	 lmdbst_recent_get(struct lmdbst_env *e, MDB_txn *t, uint32_t id,
+	    uint32_t *first_r);
+int	 lmdbst_recent_del(struct lmdbst_env *e, MDB_txn *t, uint32_t id);
+int	 lmdbst_recent_claim(struct kurir_mailbox *mb, uint32_t uidnext,
+	    uint32_t *first_r);
+int	 lmdbst_recent_count(struct kurir_store *st, const char *name,
+	    uint32_t *recent_r);
 
 /* lmdbst_commit.c */
 int	 lmdbst_commit(struct lmdbst_env *e, struct lmdbst_req *r);

@@ -329,7 +329,8 @@ delete_fn(struct lmdbst_env *e, MDB_txn *t, void *arg)
 		return rc;
 	if (kids && (m.flags & LMDBST_MBOX_NOSELECT))
 		return KURIR_E_INVALID;	/* RFC 3501: nothing to delete */
-	if ((rc = empty_mailbox(e, t, a->id)) != 0)
+	if ((rc = empty_mailbox(e, t, a->id)) != 0 ||
+	    (rc = lmdbst_recent_del(e, t, a->id)) != 0)
 		return rc;
 	kb[0] = a->id >> 24;
 	kb[1] = a->id >> 16;

@@ -112,6 +112,8 @@ static const struct kurir_storage_ops md_ops = {
 	.deliver_write = md_deliver_write,
 	.deliver_commit = md_deliver_commit,
 	.deliver_abort = md_deliver_abort,
+	.recent_claim = md_recent_claim,
+	.recent_count = md_recent_count,
 	.notify_set = md_notify_set,
 };
 

@@ -22,6 +22,8 @@
  *                       ("N name" lines) so Dovecot reads our keywords
  *   kurir-special       the folder's special-use attribute ("\Sent")
  *   kurir-cache/UID     the per-message cache blobs (rebuildable)
+ *   kurir-recent        the first UID no session has claimed as \Recent
+ *                       (maildir_recent.c)
  *
  * Message files are named per the Maildir spec,
  * "SEC.MusecPpidQn.host,S=size:2,FLAGS", with the internal date as the
@@ -48,6 +50,7 @@
 #define MD_QUOTAFILE	"maildirsize"
 #define MD_ROOT_LOCK	"kurir-root.lock"
 #define MD_FOLDERMARK	"maildirfolder"
+#define MD_RECENT	"kurir-recent"
 
 /* Configuration, read once at init (maildir.c). */
 struct md_conf {
@@ -265,6 +268,10 @@ struct md_staged {
 };
 int	 md_commit_staged(const char *root, const char *dir,
 	    struct md_staged *s, size_t n, uint32_t *uidvalidity_r);
+
+/* maildir_recent.c */
+int	 md_recent_claim(struct kurir_mailbox *, uint32_t, uint32_t *);
+int	 md_recent_count(struct kurir_store *, const char *, uint32_t *);
 
 /* maildir_deliver.c */
 int	 md_deliver_begin(const struct kurir_user_params *const *, size_t,

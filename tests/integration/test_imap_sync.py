@@ -207,9 +207,22 @@ def run(backend):
         fresh = Session(k, 'f', set(), lock)
         fresh.refresh()
         want = [tuple(e) for e in fresh.view]
+        # \Recent is per session: each message is \Recent in at most
+        # one view, and the last NOOPs left nothing for a newcomer
+        owner = {}
+        for s in sessions:
+            for uid, f in s.view:
+                if '\\Recent' in f:
+                    if uid in owner:
+                        raise AssertionError('UID %d \\Recent in %s and %s'
+                                             % (uid, owner[uid], s.name))
+                    owner[uid] = s.name
+        if any('\\Recent' in f for _, f in want):
+            raise AssertionError('unclaimed \\Recent for a new session: %r'
+                                 % want)
         for s in sessions:
             s.cmd('NOOP')
-            got = [tuple(e) for e in s.view]
+            got = [(u, f - {'\\Recent'}) for u, f in s.view]
             if got != want:
                 raise AssertionError('%s view differs from a fresh one:\n'
                                      '%r\n%r' % (s.name, got, want))

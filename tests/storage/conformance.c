@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <kurir/module.h>
 #include <kurir/storage.h>
 
 #include "conformance.h"
@@ -1648,6 +1649,185 @@ START_TEST(t_snapshot_and_notify)
 }
 END_TEST
 
+/* ---- \Recent (recent_claim, recent_count) ------------------------- */
+
+static int
+has_recent(void)
+{
+	return KURIR_HAS(ops, recent_count) && ops->recent_claim != NULL &&
+	    ops->recent_count != NULL;
+}
+
+static uint32_t
+recent_of(struct kurir_store *st, const char *name)
+{
+	uint32_t n = 12345;
+
+	ck_assert_int_eq(ops->recent_count(st, name, &n), KURIR_OK);
+	return n;
+}
+
+/* Claim up to the snapshot's UIDNEXT after a sync: the number of UIDs
+ * claimed (first..uidnext-1), 0 when another claim came first. */
+static uint32_t
+claim(struct kurir_mailbox *mb, int sync, uint32_t *uidnext_r)
+{
+	static struct kurir_mailbox_status s;
+	uint32_t first = 0;
+
+	if (sync)
+		ck_assert_int_eq(ops->mailbox_sync(mb, &s), KURIR_OK);
+	ck_assert_int_eq(ops->recent_claim(mb, s.uidnext, &first), KURIR_OK);
+	ck_assert_uint_ge(first, 1);
+	if (uidnext_r != NULL)
+		*uidnext_r = s.uidnext;
+	return first >= s.uidnext ? 0 : s.uidnext - first;
+}
+
+START_TEST(t_recent)
+{
+	const char *user = "recent@conf.test";
+	struct kurir_store *st;
+	struct kurir_mailbox *mb1, *mb2;
+	uint32_t u1, u4, next, n;
+
+	if (!has_recent())
+		return;		/* optional ops: not offered */
+	st = open_user(user);
+	ck_assert_uint_eq(recent_of(st, "INBOX"), 0);
+	u1 = append_ok(st, "INBOX", 1, 100);
+	(void)append_ok(st, "INBOX", 2, 100);
+	(void)append_ok(st, "INBOX", 3, 100);
+	/* counting does not claim */
+	ck_assert_uint_eq(recent_of(st, "inbox"), 3);
+	ck_assert_uint_eq(recent_of(st, "INBOX"), 3);
+	ck_assert_int_ne(ops->recent_count(st, "NoSuch", &n), KURIR_OK);
+
+	/* uidnext 0 reads without claiming (EXAMINE) */
+	mb1 = open_mbox(st, "INBOX");
+	ck_assert_int_eq(ops->recent_claim(mb1, 0, &n), KURIR_OK);
+	ck_assert_uint_le(n, u1);
+	ck_assert_uint_eq(recent_of(st, "INBOX"), 3);
+
+	/* the first claim gets all three, the next one nothing */
+	n = claim(mb1, 1, &next);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(next - n, u1);
+	ck_assert_uint_eq(recent_of(st, "INBOX"), 0);
+	ck_assert_uint_eq(claim(mb1, 1, NULL), 0);
+	mb2 = open_mbox(st, "INBOX");
+	ck_assert_uint_eq(claim(mb2, 1, NULL), 0);
+
+	/* new mail: claimed once, by whoever syncs first; a claim with an
+	 * old snapshot's UIDNEXT gets none of it */
+	u4 = append_ok(st, "INBOX", 4, 100);
+	(void)append_ok(st, "INBOX", 5, 100);
+	ck_assert_uint_eq(recent_of(st, "INBOX"), 2);
+	ck_assert_uint_eq(claim(mb1, 0, NULL), 0);
+	n = claim(mb2, 1, &next);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(next - n, u4);
+	ck_assert_uint_eq(claim(mb1, 1, NULL), 0);
+	ck_assert_uint_eq(recent_of(st, "INBOX"), 0);
+
+	/* expunged unclaimed mail is not counted */
+	(void)append_ok(st, "INBOX", 6, 100);
+	n = append_ok(st, "INBOX", 7, 100);
+	ck_assert_uint_eq(recent_of(st, "INBOX"), 2);
+	ck_assert_int_eq(ops->msg_expunge(mb1, &(struct kurir_uid_range){
+	    n, n }, 1), KURIR_OK);
+	ck_assert_uint_eq(recent_of(st, "INBOX"), 1);
+	ops->mailbox_close(mb1);
+	ops->mailbox_close(mb2);
+
+	/* per mailbox, and a re-created mailbox starts unclaimed */
+	ck_assert_int_eq(ops->mailbox_create(st, "Work", 0), KURIR_OK);
+	(void)append_ok(st, "Work", 8, 100);
+	ck_assert_uint_eq(recent_of(st, "Work"), 1);
+	mb1 = open_mbox(st, "Work");
+	ck_assert_uint_eq(claim(mb1, 1, NULL), 1);
+	ops->mailbox_close(mb1);
+	ck_assert_uint_eq(recent_of(st, "Work"), 0);
+	ck_assert_int_eq(ops->mailbox_delete(st, "Work"), KURIR_OK);
+	ck_assert_int_eq(ops->mailbox_create(st, "Work", 0), KURIR_OK);
+	ck_assert_uint_eq(recent_of(st, "Work"), 0);
+	(void)append_ok(st, "Work", 9, 100);
+	ck_assert_uint_eq(recent_of(st, "Work"), 1);
+	ops->store_close(st);
+
+	/* durable: a new store handle sees the same state */
+	st = open_user(user);
+	ck_assert_uint_eq(recent_of(st, "INBOX"), 1);
+	ck_assert_uint_eq(recent_of(st, "Work"), 1);
+	mb1 = open_mbox(st, "INBOX");
+	/* the range claimed holds seeds 6 and 7 (7 expunged) */
+	ck_assert_uint_eq(claim(mb1, 1, NULL), 2);
+	ck_assert_uint_eq(claim(mb1, 1, NULL), 0);
+	ops->mailbox_close(mb1);
+	ops->store_close(st);
+}
+END_TEST
+
+/* Sessions in several processes claim at once: each new message goes to
+ * exactly one of them. */
+START_TEST(t_recent_processes)
+{
+	const char *user = "recentproc@conf.test";
+	struct kurir_store *st;
+	uint32_t total = 0, got;
+	int p[4][2], c, round;
+	pid_t pid[4];
+
+	if (!has_recent())
+		return;
+	st = open_user(user);
+	for (round = 0; round < 5; round++) {
+		(void)append_ok(st, "INBOX", (uint32_t)round, 200);
+		(void)append_ok(st, "INBOX", (uint32_t)round + 100, 200);
+		for (c = 0; c < 4; c++) {
+			ck_assert_int_eq(pipe(p[c]), 0);
+			if ((pid[c] = fork()) == 0) {
+				struct kurir_store *cst;
+				struct kurir_mailbox *mb;
+				struct kurir_mailbox_status s;
+				uint32_t first, n = 0;
+
+				close(p[c][0]);
+				if (ops->store_open(&(struct kurir_user_params){
+				    .size = sizeof(struct kurir_user_params),
+				    .user = user }, &cst) != KURIR_OK ||
+				    ops->mailbox_open(cst, "INBOX", &mb) !=
+				    KURIR_OK ||
+				    ops->mailbox_sync(mb, &s) != KURIR_OK ||
+				    ops->recent_claim(mb, s.uidnext, &first) !=
+				    KURIR_OK)
+					_exit(2);
+				if (first < s.uidnext)
+					n = s.uidnext - first;
+				if (write(p[c][1], &n, sizeof(n)) !=
+				    sizeof(n))
+					_exit(3);
+				ops->mailbox_close(mb);
+				ops->store_close(cst);
+				_exit(0);
+			}
+			close(p[c][1]);
+		}
+		for (c = 0; c < 4; c++) {
+			read_full(p[c][0], &got, sizeof(got));
+			wait_child_ok(pid[c]);
+			close(p[c][0]);
+			ck_assert_msg(got == 0 || got == 2,
+			    "a claim got %u of 2 new messages", got);
+			total += got;
+		}
+		ck_assert_uint_eq(total, 2 * ((uint32_t)round + 1));
+	}
+	ck_assert_uint_eq(recent_of(st, "INBOX"), 0);
+	ops->store_close(st);
+}
+END_TEST
+
 /* ---- suite -------------------------------------------------------- */
 
 static Suite *
@@ -1679,6 +1859,7 @@ conformance_suite(void)
 	tcase_add_test(tc, t_expunge_changes);
 	tcase_add_test(tc, t_copy_move);
 	tcase_add_test(tc, t_cache);
+	tcase_add_test(tc, t_recent);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("quota-delivery");
@@ -1700,6 +1881,7 @@ conformance_suite(void)
 	tcase_add_test(tc, t_full_disk);
 	tcase_add_test(tc, t_reader_during_writer);
 	tcase_add_test(tc, t_snapshot_and_notify);
+	tcase_add_test(tc, t_recent_processes);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -222,16 +222,17 @@ START_TEST(test_append_fetch)
 	has(out, want);
 	/* non-peek sets \Seen and reports it */
 	out = mock_sends(c, "f4 FETCH 1 BODY[1]\r\n");
-	has(out, "FLAGS (\\Seen)");
+	has(out, "FLAGS (\\Seen \\Recent)");
 	out = mock_sends(c, "f5 FETCH 2 (FLAGS INTERNALDATE RFC822.HEADER "
 	    "RFC822.TEXT)\r\n");
-	has(out, "FLAGS (\\Seen \\Flagged $Work)");
+	has(out, "FLAGS (\\Seen \\Flagged \\Recent $Work)");
 	has(out, "INTERNALDATE \"02-Mar-2026 09:11:12 +0000\"");
 	has(out, "RFC822.HEADER {14}\r\nSubject: x\r\n\r\n");
 	has(out, "RFC822.TEXT {0}\r\n");
 	out = mock_sends(c, "f6 FETCH 1:2 FAST\r\nf7 FETCH 3 FLAGS\r\n"
 	    "f8 FETCH 1 (BODY[HEADER.FIELDS ()])\r\nf9 FETCH 1 FOO\r\n");
-	has(out, "* 2 FETCH (FLAGS (\\Seen \\Flagged $Work) INTERNALDATE ");
+	has(out, "* 2 FETCH (FLAGS (\\Seen \\Flagged \\Recent $Work) "
+	    "INTERNALDATE ");
 	has(out, "f6 OK");
 	has(out, "f7 BAD");
 	has(out, "f8 BAD");
@@ -255,7 +256,7 @@ START_TEST(test_store_search_copy)
 	has(out, "* 5 EXISTS");
 	has(out, "* OK [UNSEEN 1]");
 	out = mock_sends(c, "t2 STORE 2 +FLAGS (\\Deleted)\r\n");
-	has(out, "* 2 FETCH (FLAGS (\\Deleted))");
+	has(out, "* 2 FETCH (FLAGS (\\Deleted \\Recent))");
 	out = mock_sends(c, "t3 UID STORE 4 +FLAGS.SILENT (\\Seen $Hot)\r\n");
 	hasnt(out, "FETCH");
 	has(out, "t3 OK");
@@ -295,7 +296,7 @@ START_TEST(test_store_search_copy)
 	has(out, "* 2 EXPUNGE\r\nc4 OK");
 	out = mock_sends(c, "c5 UID STORE 5 +FLAGS (\\Deleted)\r\n"
 	    "c6 UID EXPUNGE 1:4\r\nc7 UID EXPUNGE 5\r\n");
-	has(out, "* 3 FETCH (UID 5 FLAGS (\\Deleted))");
+	has(out, "* 3 FETCH (UID 5 FLAGS (\\Deleted \\Recent))");
 	has(out, "c6 OK");
 	has(out, "* 3 EXPUNGE\r\nc7 OK");
 	out = mock_sends(c, "c8 STATUS Archive (MESSAGES UIDNEXT UNSEEN)\r\n");
@@ -460,10 +461,11 @@ static const struct {
 	{ "UNDELETED", "* SEARCH 1 2 3 4 6" },
 	{ "KEYWORD $Hot", "* SEARCH 4" },
 	{ "UNKEYWORD $hot", "* SEARCH 1 2 3 5 6" },
-	/* no \Recent in kurir: NEW and RECENT match nothing, OLD all */
-	{ "NEW", "* SEARCH" },
-	{ "RECENT", "* SEARCH" },
-	{ "OLD", "* SEARCH 1 2 3 4 5 6" },
+	/* this session claimed all six as \Recent at SELECT */
+	{ "NEW", "* SEARCH 1 2 3 5 6" },
+	{ "RECENT", "* SEARCH 1 2 3 4 5 6" },
+	{ "OLD", "* SEARCH" },
+	{ "NOT RECENT", "* SEARCH" },
 	{ "BCC hidden", "* SEARCH 6" },
 	{ "CC \"copy@EXAMPLE\"", "* SEARCH 6" },
 	{ "FROM sender2", "* SEARCH 2" },
@@ -549,6 +551,84 @@ START_TEST(test_search_keys)
 	has(out, "b5 BAD");
 	has(out, "b6 BAD");
 	has(out, "b7 OK");
+	mock_disconnect(c);
+}
+END_TEST
+
+/* SEARCH compares decoded text: encoded words in headers, each body
+ * part's transfer encoding and charset, embedded messages' headers, all
+ * case-folded (a client searching for "münchen" must find it however
+ * the message spells it). */
+static const char *const decoded_msgs[] = {
+	"From: a@example.org\r\nSubject: =?ISO-8859-1?Q?Gr=FC=DFe_aus?=\r\n"
+	"  =?ISO-8859-1?Q?_M=FCnchen?=\r\n\r\nnothing here\r\n",
+
+	"From: b@example.org\r\nSubject: alt\r\nMIME-Version: 1.0\r\n"
+	"Content-Type: multipart/alternative; boundary=\"XX\"\r\n\r\n"
+	"--XX\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n"
+	"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	"Sch=C3=B6ne Gr=C3=BC=\r\nsse\r\n"
+	"--XX\r\nContent-Type: text/html\r\n"
+	"Content-Transfer-Encoding: BASE64\r\n\r\n"
+	"PHA+WmVicmEg\r\nU3RyaXBlczwvcD4=\r\n--XX--\r\n",
+
+	"From: c@example.org\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n"
+	"Content-Type: multipart/mixed; boundary=b1\r\n\r\n"
+	"--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+	"--b1\r\nContent-Type: message/rfc822\r\n\r\n"
+	"From: d@example.org\r\n"
+	"Subject: =?UTF-8?B?w5xiZXJyYXNjaHVuZw==?=\r\n\r\n"
+	"inner body\r\n--b1--\r\n",
+
+	"From: e@example.org\r\nSubject: ordinary\r\n\r\n"
+	"Caf\xc3\xa9 ordinary text\r\n",
+};
+
+static const struct {
+	const char	*prog;
+	const char	*want;
+} decoded_cases[] = {
+	{ "SUBJECT {8+}\r\nm\xc3\xbcnchen", "* SEARCH 1" },
+	{ "SUBJECT {15+}\r\nGR\xc3\x9c\xc3\x9f" "e aus m\xc3\x9c", "* SEARCH 1" },
+	{ "SUBJECT {9+}\r\nS=FCnchen", "* SEARCH" },
+	{ "BODY {12+}\r\nsch\xc3\xb6ne gr\xc3\xbc", "* SEARCH 2" },
+	{ "BODY {15+}\r\nSCH\xc3\x96NE GR\xc3\x9cSSE", "* SEARCH 2" },
+	{ "BODY \"zebra stripes\"", "* SEARCH 2" },
+	{ "BODY {13+}\r\n\xc3\xbc" "berraschung", "* SEARCH 3" },
+	{ "TEXT {13+}\r\n\xc3\x9c" "BERRASCHUNG", "* SEARCH 3" },
+	{ "SUBJECT {13+}\r\n\xc3\xbc" "berraschung", "* SEARCH" },
+	{ "BODY \"inner body\"", "* SEARCH 3" },
+	{ "TEXT {5+}\r\nCAF\xc3\x89", "* SEARCH 4" },
+	{ "TEXT \"see attached\"", "* SEARCH 3" },
+	{ "BODY fwd", "* SEARCH" },
+	{ "TEXT fwd", "* SEARCH 3" },
+};
+
+START_TEST(test_search_decoded)
+{
+	struct kurir_conn *c = login();
+	char cmd[256], want[128], tag[8];
+	const char *out;
+	size_t i;
+
+	for (i = 0; i < sizeof(decoded_msgs) / sizeof(decoded_msgs[0]);
+	    i++) {
+		snprintf(tag, sizeof(tag), "a%zu", i);
+		has(append(c, tag, "INBOX", "", decoded_msgs[i],
+		    strlen(decoded_msgs[i])), "OK [APPENDUID");
+	}
+	has(mock_sends(c, "s1 SELECT INBOX\r\n"), "* 4 EXISTS");
+	for (i = 0; i < sizeof(decoded_cases) / sizeof(decoded_cases[0]);
+	    i++) {
+		snprintf(cmd, sizeof(cmd), "k%zu SEARCH CHARSET UTF-8 %s\r\n",
+		    i, decoded_cases[i].prog);
+		out = mock_sends(c, cmd);
+		snprintf(want, sizeof(want), "%s\r\nk%zu OK",
+		    decoded_cases[i].want, i);
+		ck_assert_msg(strstr(out, want) != NULL,
+		    "SEARCH %s: wanted <%s>, got:\n%s", decoded_cases[i].prog,
+		    decoded_cases[i].want, out);
+	}
 	mock_disconnect(c);
 }
 END_TEST
@@ -715,6 +795,7 @@ session_suite(void)
 	tcase_add_test(tc, test_big_fetch);
 	tcase_add_test(tc, test_pipelining);
 	tcase_add_test(tc, test_search_keys);
+	tcase_add_test(tc, test_search_decoded);
 	tcase_add_test(tc, test_no_expunge_during);
 	tcase_add_test(tc, test_extensions);
 	suite_add_tcase(s, tc);
