@@ -160,6 +160,8 @@ static const struct kurir_core_api core_api = {
 	.queue_set_rcpt = queue_set_rcpt,
 	.queue_save = queue_save,
 	.queue_close = queue_close,
+	/* ABI 1.0, queue (two-phase) */
+	.queue_prepare = queue_prepare,
 	/* ABI 1.0, watch_path (core/watch.c) */
 	.watch_path = watch_add,
 	.watch_path_del = watch_del,
