@@ -34,6 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <kurir/api.h>
@@ -112,16 +113,27 @@ struct kurir_store {
 /* Watched per mailbox for change notification: new/, cur/, the folder. */
 #define MD_NOTIFY_PATHS	3
 
+/* What a folder's directories and uidlist looked like at the last full
+ * sync, so that a sync finding them unchanged can skip the scan. */
+struct md_stamp {
+	uint32_t	 valid;
+	struct stat	 sb[3];		/* new/, cur/, kurir-uidlist */
+};
+
 struct kurir_mailbox {
 	struct kurir_store *st;
 	char		*dir;		/* folder directory */
 	char		*name;		/* storage name */
 	struct md_index	 idx;		/* the snapshot */
+	struct md_stamp	 stamp;		/* of the last full sync */
 	int		 efd;		/* notify_fd(): eventfd, or -1 */
 	struct kurir_pathwatch *fdw[MD_NOTIFY_PATHS];	/* writing to efd */
 	struct kurir_pathwatch *nw[MD_NOTIFY_PATHS];	/* notify_set()'s */
 	int		 rfd;		/* last message opened for reading */
 	uint32_t	 rfd_uid;
+	uint64_t	 rfd_size;	/* its size as the index knows it */
+	int		 subfd[2];	/* cur/ and new/ for openat(), -1
+					 * until a message is read */
 	char		 kwbuf[1024];	/* kurir_msg.keywords */
 };
 
@@ -224,6 +236,7 @@ int	 md_msg_list(struct kurir_mailbox *, uint32_t, uint32_t,
 	    kurir_msg_cb *, void *);
 int	 md_msg_read(struct kurir_mailbox *, uint32_t, uint64_t, void *,
 	    size_t, size_t *);
+int	 md_subdir_fd(struct kurir_mailbox *, uint32_t);
 int	 md_changes_since(struct kurir_mailbox *, uint64_t, kurir_msg_cb *,
 	    kurir_uid_cb *, void *);
 int	 md_cache_get(struct kurir_mailbox *, uint32_t, void *, size_t,
