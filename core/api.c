@@ -161,6 +161,7 @@ static const struct kurir_core_api core_api = {
 	.queue_close = queue_close,
 	/* ABI 1.0, queue (two-phase) */
 	.queue_prepare = queue_prepare,
+	.queue_add_delivered = queue_add_delivered,
 };
 
 const struct kurir_core_api *

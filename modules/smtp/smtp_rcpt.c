@@ -15,6 +15,7 @@ struct smtp_resolve {
 	struct smtp_session	*s;
 	const struct smtp_rcpt_params *p;
 	size_t			 remote;	/* non-local targets */
+	size_t			 local;		/* local targets */
 	int			 full;		/* over smtp_max_targets */
 	int			 err;
 };
@@ -93,6 +94,7 @@ smtp_resolve_cb(void *arg, const char *address, int is_local)
 		}
 		return (0);
 	}
+	rs->local++;
 	return (smtp_target_add(rs, address));
 }
 
@@ -200,6 +202,7 @@ smtp_rcpt_add(struct smtp_session *s, const char *addr,
 	if (r == KURIR_OK && rs.err == 0 && !rs.full &&
 	    (rs.remote == 0 || smtp_queue_available()) &&
 	    (r = smtp_rcpt_keep(t, addr, p)) == KURIR_OK) {
+		t->rcpts[t->nrcpt - 1].local = rs.local > 0;
 		s->state = SMTP_S_RCPT;
 		/* DSN parameters are kept with the recipient (for the
 		 * outbound queue's bounces) and logged with it. */
