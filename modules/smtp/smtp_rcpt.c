@@ -121,6 +121,7 @@ smtp_rcpt_keep(struct smtp_txn *t, const char *addr,
 	r = &t->rcpts[t->nrcpt++];
 	smtp_strlcpy(r->addr, addr, sizeof(r->addr));
 	r->params = *p;
+	r->local = 0;		/* set by the caller for local targets */
 	return (KURIR_OK);
 }
 
