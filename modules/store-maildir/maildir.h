@@ -34,6 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <kurir/api.h>
@@ -109,14 +110,30 @@ struct kurir_store {
 	uint64_t	 quota_messages;
 };
 
+/* Watched per mailbox for change notification: new/, cur/, the folder. */
+#define MD_NOTIFY_PATHS	3
+
+/* What a folder's directories and uidlist looked like at the last full
+ * sync, so that a sync finding them unchanged can skip the scan. */
+struct md_stamp {
+	uint32_t	 valid;
+	struct stat	 sb[3];		/* new/, cur/, kurir-uidlist */
+};
+
 struct kurir_mailbox {
 	struct kurir_store *st;
 	char		*dir;		/* folder directory */
 	char		*name;		/* storage name */
 	struct md_index	 idx;		/* the snapshot */
-	int		 ifd;		/* inotify, -1 until asked */
+	struct md_stamp	 stamp;		/* of the last full sync */
+	int		 efd;		/* notify_fd(): eventfd, or -1 */
+	struct kurir_pathwatch *fdw[MD_NOTIFY_PATHS];	/* writing to efd */
+	struct kurir_pathwatch *nw[MD_NOTIFY_PATHS];	/* notify_set()'s */
 	int		 rfd;		/* last message opened for reading */
 	uint32_t	 rfd_uid;
+	uint64_t	 rfd_size;	/* its size as the index knows it */
+	int		 subfd[2];	/* cur/ and new/ for openat(), -1
+					 * until a message is read */
 	char		 kwbuf[1024];	/* kurir_msg.keywords */
 };
 
@@ -219,16 +236,17 @@ int	 md_msg_list(struct kurir_mailbox *, uint32_t, uint32_t,
 	    kurir_msg_cb *, void *);
 int	 md_msg_read(struct kurir_mailbox *, uint32_t, uint64_t, void *,
 	    size_t, size_t *);
+int	 md_subdir_fd(struct kurir_mailbox *, uint32_t);
 int	 md_changes_since(struct kurir_mailbox *, uint64_t, kurir_msg_cb *,
 	    kurir_uid_cb *, void *);
 int	 md_cache_get(struct kurir_mailbox *, uint32_t, void *, size_t,
 	    size_t *);
 int	 md_cache_set(struct kurir_mailbox *, uint32_t, const void *, size_t);
-/* Period of the notify_fd() timer used when inotify is exhausted. */
-#define MD_NOTIFY_POLL_MS	500
-int	 md_notify_timer(void);
+/* maildir_notify.c */
+int	 md_notify_set(struct kurir_mailbox *, kurir_mbx_notify_cb *, void *);
 int	 md_notify_fd(struct kurir_mailbox *);
 void	 md_notify_clear(struct kurir_mailbox *);
+void	 md_notify_close(struct kurir_mailbox *);
 int	 md_uid_in_set(uint32_t uid, const struct kurir_uid_range *set,
 	    size_t nset);
 

@@ -4,7 +4,8 @@
  * and serving a Maildir written by another program (UIDs on first sight,
  * stable across reopen, outside flag changes and deletes, inotify).
  * The module's sources are linked in; the ops are reached through the
- * descriptor like the core does, without a core (md_api stays NULL).
+ * descriptor like the core does, without a core (md_api stays NULL),
+ * except for change notification, which runs on the core's watch service.
  */
 #include "autoconf.h"
 
@@ -26,6 +27,8 @@
 #include <kurir/storage.h>
 
 #include "maildir.h"
+#include "ev.h"
+#include "watch.h"
 
 const struct kurir_module_desc *maildir_LTX_kurir_module_entry(void);
 
@@ -625,6 +628,76 @@ START_TEST(t_foreign_import)
 }
 END_TEST
 
+/* A sync that finds new/, cur/ and the uidlist as the last full sync
+ * left them (and settled: changed over a second before) keeps its
+ * snapshot without a scan; any change by another program is seen. */
+START_TEST(t_sync_stamp)
+{
+	struct kurir_store	*st;
+	struct kurir_mailbox	*mb;
+	struct kurir_mailbox_status s;
+	struct md_rec		*recs;
+	struct msgs		*l;
+	char			 buf[64], from[512], to[512];
+	size_t			 n;
+
+	ck_assert_int_eq(md_make_maildir(scratch, 0), 0);
+	/* S= says 3 bytes, the file has 8: read whole all the same */
+	put_file(scratch, "cur", "1700000100.P1.host,S=3:2,", "first!!\n",
+	    1700000100);
+	put_file(scratch, "cur", "1700000200.P1.host,S=99:2,", "second\n",
+	    1700000200);
+	st = open_at(scratch);
+	ck_assert_int_eq(ops->mailbox_open(st, "INBOX", &mb), KURIR_OK);
+	/* the uidlist was just written: not settled, no stamp */
+	ck_assert_uint_eq(mb->stamp.valid, 0);
+	ck_assert_int_eq(ops->msg_read(mb, 1, 0, buf, sizeof(buf), &n),
+	    KURIR_OK);
+	ck_assert(n == 8 && memcmp(buf, "first!!\n", 8) == 0);
+	ck_assert_int_eq(ops->msg_read(mb, 2, 0, buf, sizeof(buf), &n),
+	    KURIR_OK);
+	ck_assert(n == 7 && memcmp(buf, "second\n", 7) == 0);
+	ck_assert_int_eq(ops->msg_read(mb, 1, 5, buf, 2, &n), KURIR_OK);
+	ck_assert(n == 2 && memcmp(buf, "!!", 2) == 0);
+
+	usleep(1200 * 1000);
+	ck_assert_int_eq(ops->mailbox_sync(mb, &s), KURIR_OK);
+	ck_assert_uint_eq(mb->stamp.valid, 1);
+	/* nothing changed: the same snapshot, not a rescanned one */
+	recs = mb->idx.recs;
+	ck_assert_int_eq(ops->mailbox_sync(mb, &s), KURIR_OK);
+	ck_assert_ptr_eq(mb->idx.recs, recs);
+	ck_assert_uint_eq(s.messages, 2);
+	ck_assert_uint_eq(s.uidnext, 3);
+
+	/* another program drops a message into new/ */
+	put_file(scratch, "new", "1700000300.P1.host", "third\n",
+	    1700000300);
+	ck_assert_int_eq(ops->mailbox_sync(mb, &s), KURIR_OK);
+	ck_assert_uint_eq(s.messages, 3);
+	ck_assert_uint_eq(mb->stamp.valid, 0);
+
+	/* ... and, once settled, renames one (a flag) */
+	usleep(1200 * 1000);
+	ck_assert_int_eq(ops->mailbox_sync(mb, &s), KURIR_OK);
+	ck_assert_uint_eq(mb->stamp.valid, 1);
+	snprintf(from, sizeof(from), "%s/cur/1700000200.P1.host,S=99:2,",
+	    scratch);
+	snprintf(to, sizeof(to), "%s/cur/1700000200.P1.host,S=99:2,F",
+	    scratch);
+	ck_assert_int_eq(rename(from, to), 0);
+	ck_assert_int_eq(ops->mailbox_sync(mb, &s), KURIR_OK);
+	l = list_of(mb);
+	ck_assert_int_eq(l->n, 3);
+	ck_assert_uint_eq(l->m[1].flags, KURIR_FLAG_FLAGGED);
+	ck_assert_int_eq(ops->msg_read(mb, 2, 0, buf, sizeof(buf), &n),
+	    KURIR_OK);
+	ck_assert(n == 7 && memcmp(buf, "second\n", 7) == 0);
+	ops->mailbox_close(mb);
+	ops->store_close(st);
+}
+END_TEST
+
 /* Files our flag changes write keep Dovecot's letters and table. */
 START_TEST(t_keywords_file)
 {
@@ -665,46 +738,72 @@ START_TEST(t_keywords_file)
 }
 END_TEST
 
-/* A file dropped into new/ by another program wakes notify_fd. */
-/* The fallback when inotify is exhausted: readable within a second,
- * quiet again after a clear. */
-START_TEST(t_notify_timer)
+/* A minimal core for the change notification: the real watch service
+ * (core/watch.c) on the real event loop. */
+static void
+t_log(struct kurir_module *m, int level, const char *fmt, ...)
 {
-	struct pollfd pfd;
-	char buf[64];
-	int fd;
+	(void)m;
+	(void)level;
+	(void)fmt;
+}
 
-	fd = md_notify_timer();
-	ck_assert_int_ge(fd, 0);
+static struct kurir_core_api t_api = {
+	.size = sizeof(struct kurir_core_api),
+	.log = t_log,
+	.watch_path = watch_add,
+	.watch_path_del = watch_del,
+};
+
+static int	 t_woken;
+
+static void
+t_wake(void *arg)
+{
+	t_woken++;
+}
+
+static int
+t_wait(int fd, int ms)
+{
+	struct pollfd	 pfd;
+	uint64_t	 t0 = ev_now_ms();
+
 	pfd.fd = fd;
 	pfd.events = POLLIN;
-	ck_assert_int_eq(poll(&pfd, 1, 1000), 1);
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
-	ck_assert_int_eq(poll(&pfd, 1, 1000), 1);
-	close(fd);
+	while (ev_now_ms() - t0 < (uint64_t)ms) {
+		ev_run_once(ev_default(), 10);
+		if (fd == -1 ? t_woken > 0 : poll(&pfd, 1, 0) == 1)
+			return 1;
+	}
+	return 0;
 }
-END_TEST
 
+/* A file dropped into new/ by another program wakes notify_set() and
+ * notify_fd(); without a core's watch_path both say so. */
 START_TEST(t_notify_drop)
 {
 	struct kurir_store	*st = open_at(scratch);
 	struct kurir_mailbox	*mb;
 	struct kurir_mailbox_status s;
-	struct pollfd		 pfd;
 	char			 from[512], to[512];
 	int			 fd;
 
 	ck_assert_int_eq(ops->mailbox_create(st, "Lists", 0), KURIR_OK);
 	ck_assert_int_eq(ops->mailbox_open(st, "Lists", &mb), KURIR_OK);
+	ck_assert_int_eq(ops->notify_fd(mb), -1);
+	ck_assert_int_eq(ops->notify_set(mb, t_wake, NULL),
+	    KURIR_E_UNSUPPORTED);
+	md_api = &t_api;
 	fd = ops->notify_fd(mb);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(ops->notify_fd(mb), fd);
+	ck_assert_int_eq(ops->notify_set(mb, t_wake, NULL), KURIR_OK);
+	/* three directories, each watched once for both */
+	ck_assert_uint_eq(watch_count_kernel(), 3);
 	ops->notify_clear(mb);
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+	ck_assert_int_eq(t_wait(fd, 50), 0);
+	ck_assert_int_eq(t_woken, 0);
 	/* an MDA: write in tmp/, rename into new/ */
 	snprintf(from, sizeof(from), "%s/.Lists", scratch);
 	put_file(from, "tmp", "1700000500.P9.mda", "hello\n", 1700000500);
@@ -712,13 +811,24 @@ START_TEST(t_notify_drop)
 	    scratch);
 	snprintf(to, sizeof(to), "%s/.Lists/new/1700000500.P9.mda", scratch);
 	ck_assert_int_eq(rename(from, to), 0);
-	ck_assert_int_eq(poll(&pfd, 1, 1000), 1);
+	ck_assert_int_eq(t_wait(-1, 1000), 1);
+	ck_assert_int_eq(t_wait(fd, 1000), 1);
 	ops->notify_clear(mb);
 	ck_assert_int_eq(ops->mailbox_sync(mb, &s), KURIR_OK);
 	ck_assert_uint_eq(s.messages, 1);
 	ck_assert_uint_eq(list_of(mb)->m[0].internal_date, 1700000500);
+	/* stopped: no more calls */
+	ck_assert_int_eq(ops->notify_set(mb, NULL, NULL), KURIR_OK);
+	t_woken = 0;
+	snprintf(from, sizeof(from), "%s/.Lists", scratch);
+	put_file(from, "new", "1700000600.P9.mda", "again\n", 1700000600);
+	ck_assert_int_eq(t_wait(fd, 1000), 1);
+	ck_assert_int_eq(t_woken, 0);
 	ops->mailbox_close(mb);
+	ck_assert_uint_eq(watch_count_kernel(), 0);
 	ops->store_close(st);
+	md_api = NULL;
+	watch_free_all();
 }
 END_TEST
 
@@ -813,9 +923,9 @@ maildir_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, t_foreign_import);
+	tcase_add_test(tc, t_sync_stamp);
 	tcase_add_test(tc, t_keywords_file);
 	tcase_add_test(tc, t_notify_drop);
-	tcase_add_test(tc, t_notify_timer);
 	tcase_add_test(tc, t_deliver_link_and_tmp);
 	suite_add_tcase(s, tc);
 	return s;
