@@ -159,6 +159,8 @@ static const struct kurir_core_api core_api = {
 	.queue_set_rcpt = queue_set_rcpt,
 	.queue_save = queue_save,
 	.queue_close = queue_close,
+	/* ABI 1.0, queue (two-phase) */
+	.queue_prepare = queue_prepare,
 };
 
 const struct kurir_core_api *

@@ -26,8 +26,9 @@ const struct kurir_conf_key core_auth_conf_keys[] = {
 	    "networks never throttled (CIDR, IPv4 or IPv6), e.g. "
 	    "127.0.0.0/8 ::1" },
 	{ "auth_throttle_table_size", KURIR_CONF_INT, "16384", NULL,
-	    "addresses and users a worker remembers failures for (oldest "
-	    "forgotten first)" },
+	    "addresses and users whose failures are remembered, in one "
+	    "table all workers share (least recently used forgotten first; "
+	    "at most 1048576)" },
 	{ "auth_threads", KURIR_CONF_INT, "2", NULL,
 	    "password-hashing threads per worker (0: use the shared "
 	    "worker_threads pool)" },

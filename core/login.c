@@ -67,33 +67,68 @@ num(const char *key, int64_t def)
 	return v < 0 ? def : v;
 }
 
+static void
+throttle_conf_load(struct throttle_conf *tc)
+{
+	memset(tc, 0, sizeof(*tc));
+	tc->delay_ms = (uint64_t)num("auth_throttle_delay_ms", 1000);
+	tc->delay_max_ms = (uint64_t)num("auth_throttle_delay_max_ms", 15000);
+	tc->ip_failures = (uint32_t)num("auth_throttle_ip_failures", 20);
+	tc->user_failures = (uint32_t)num("auth_throttle_user_failures", 10);
+	tc->window_ms = (uint64_t)num("auth_throttle_window", 600) * 1000;
+	tc->lockout_ms = (uint64_t)num("auth_throttle_lockout", 300) * 1000;
+	tc->max_entries = (size_t)num("auth_throttle_table_size", 16384);
+}
+
+static void
+throttle_exempt_load(struct throttle *t)
+{
+	const char	*ex = config_str("auth_throttle_exempt");
+	char		 err[256];
+
+	if (throttle_set_exempt(t, ex != NULL ? ex : "", err,
+	    sizeof(err)) == -1)
+		log_warnx("auth: %s", err);	/* checked at config time */
+}
+
+/* The table of this process: the master's (login_share) when it forked
+ * us, else a table of our own. */
 static struct throttle *
 get_throttle(void)
 {
 	struct throttle_conf	tc;
-	const char		*ex;
-	char			 err[256];
 
 	if (throttle != NULL || throttle_tried)
 		return throttle;
 	throttle_tried = 1;
-	memset(&tc, 0, sizeof(tc));
-	tc.delay_ms = (uint64_t)num("auth_throttle_delay_ms", 1000);
-	tc.delay_max_ms = (uint64_t)num("auth_throttle_delay_max_ms", 15000);
-	tc.ip_failures = (uint32_t)num("auth_throttle_ip_failures", 20);
-	tc.user_failures = (uint32_t)num("auth_throttle_user_failures", 10);
-	tc.window_ms = (uint64_t)num("auth_throttle_window", 600) * 1000;
-	tc.lockout_ms = (uint64_t)num("auth_throttle_lockout", 300) * 1000;
-	tc.max_entries = (size_t)num("auth_throttle_table_size", 16384);
+	throttle_conf_load(&tc);
 	if ((throttle = throttle_new(&tc)) == NULL) {
 		log_warnx("auth: cannot allocate the throttle table");
 		return NULL;
 	}
-	ex = config_str("auth_throttle_exempt");
-	if (ex != NULL && throttle_set_exempt(throttle, ex, err,
-	    sizeof(err)) == -1)
-		log_warnx("auth: %s", err);	/* checked at config time */
+	throttle_exempt_load(throttle);
 	return throttle;
+}
+
+void
+login_share(void)
+{
+	struct throttle_conf	tc;
+
+	throttle_conf_load(&tc);
+	if (throttle != NULL && throttle_reconf(throttle, &tc) == -1) {
+		log_info("auth: auth_throttle_table_size changed; failed "
+		    "logins counted so far are forgotten");
+		throttle_free(throttle);
+		throttle = NULL;
+	}
+	if (throttle == NULL && (throttle = throttle_new(&tc)) == NULL)
+		log_warnx("auth: cannot map the shared throttle table; "
+		    "each worker counts failed logins on its own");
+	if (throttle != NULL)
+		throttle_exempt_load(throttle);
+	/* without a table, a worker makes its own in get_throttle() */
+	throttle_tried = throttle != NULL;
 }
 
 int

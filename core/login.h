@@ -30,7 +30,11 @@ int		 login_plain(struct kurir_conn *c, const char *user,
 		    const char *password, kurir_sasl_cb *cb, void *arg,
 		    struct kurir_sasl **sasl_r);
 
-/* Drop the throttle table (after fork, or to re-read its keys). */
+/* The master, before it forks a generation of workers: the throttle
+ * table they share, with the current config's limits.  A reload keeps
+ * the counts unless auth_throttle_table_size changed. */
+void		 login_share(void);
+/* Drop this process's throttle table handle (at exit, or in tests). */
 void		 login_reset(void);
 /* Check the values of the login keys the config parser cannot (the
  * networks of auth_throttle_exempt): 0, or -1 with a message naming the

@@ -20,6 +20,7 @@
 #include "boot.h"
 #include "ev.h"
 #include "log.h"
+#include "login.h"
 #include "master.h"
 #include "worker.h"
 
@@ -73,6 +74,8 @@ spawn_all(struct boot *b)
 {
 	size_t	i;
 
+	/* Before the fork: the workers share one failed-login table. */
+	login_share();
 	nslots = worker_count();
 	if ((slots = calloc(nslots, sizeof(*slots))) == NULL)
 		return -1;
@@ -266,6 +269,7 @@ master_run(struct boot *b, const struct master_args *a)
 		}
 	}
 	log_info("stopped");
+	login_reset();
 	boot_free(b);
 	free(b);
 	free(old_pids);

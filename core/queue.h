@@ -24,6 +24,12 @@ int	queue_add_rcpt(struct kurir_queue *q, const char *rcpt,
 	    uint32_t notify, const char *orcpt);
 int	queue_commit(struct kurir_queue *q, char *id_r, size_t idcap);
 void	queue_abort(struct kurir_queue *q);
+/* Two-phase: durable as ID.prep, unseen by runners, until queue_commit
+ * renames it to ID.env.  On failure q stays for queue_abort. */
+int	queue_prepare(struct kurir_queue *q);
+/* Called by queue_scan for each ID.prep: deletes it (and ID.msg) when
+ * the process that prepared it is gone. */
+void	queue_prep_recover(const char *dir, const char *id);
 
 /* Running (queue_entry.c). */
 int	queue_scan(kurir_queue_scan_cb *cb, void *arg);
@@ -60,8 +66,11 @@ int	queue_dir(char *buf, size_t cap);
 /* A valid queue id: only [0-9A-F], 8 to KURIR_QID_MAX characters. */
 int	queue_id_valid(const char *id);
 int	queue_env_load(const char *dir, const char *id, struct queue_env *env);
-/* Durable write of ID.env (temporary name, fsync, rename, dir fsync). */
+/* Durable write of ID.env (temporary name, fsync, rename, dir fsync);
+ * _ext writes ID.<ext> instead (e.g. "prep"). */
 int	queue_env_store(const char *dir, const struct queue_env *env);
+int	queue_env_store_ext(const char *dir, const struct queue_env *env,
+	    const char *ext);
 void	queue_env_free(struct queue_env *env);
 /* The queue's lock: an fd to pass to queue_unlock, -1 on error. */
 int	queue_lock(const char *dir);

@@ -1,6 +1,7 @@
 /*
  * queue_entry.c -- reading and updating queued messages: the runner's
- * side of the queue and kurirctl's (see queue.h).  Updates re-read the
+ * side of the queue and kurirctl's (see queue.h).  A scan also sweeps
+ * old temporary files and prepared entries whose producer died.  Updates re-read the
  * envelope under the queue lock and merge, so a hold or remove done by
  * kurirctl while a delivery is under way is not undone by the runner.
  */
@@ -57,6 +58,14 @@ queue_scan(kurir_queue_scan_cb *cb, void *arg)
 		len = strlen(de->d_name);
 		if (strncmp(de->d_name, "tmp.", 4) == 0) {
 			sweep(dir, de->d_name);
+			continue;
+		}
+		if (len > 5 && len - 5 <= KURIR_QID_MAX &&
+		    strcmp(de->d_name + len - 5, ".prep") == 0) {
+			memcpy(id, de->d_name, len - 5);
+			id[len - 5] = '\0';
+			if (queue_id_valid(id))
+				queue_prep_recover(dir, id);
 			continue;
 		}
 		if (len < 5 || len - 4 > KURIR_QID_MAX ||

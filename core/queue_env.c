@@ -220,15 +220,22 @@ queue_env_load(const char *dir, const char *id, struct queue_env *env)
 int
 queue_env_store(const char *dir, const struct queue_env *env)
 {
+	return queue_env_store_ext(dir, env, "env");
+}
+
+int
+queue_env_store_ext(const char *dir, const struct queue_env *env,
+    const char *ext)
+{
 	const struct kurir_queue_info	*i = &env->info;
 	const struct kurir_queue_rcpt	*r;
 	char				 tmp[PATH_MAX + 64], path[PATH_MAX + 64];
 	FILE				*fp;
 	uint32_t			 k;
-	int				 fd, bad;
+	int				 fd, bad, e;
 
-	snprintf(tmp, sizeof(tmp), "%s/tmp.%s.env", dir, i->id);
-	snprintf(path, sizeof(path), "%s/%s.env", dir, i->id);
+	snprintf(tmp, sizeof(tmp), "%s/tmp.%s.%s", dir, i->id, ext);
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, i->id, ext);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) == -1 || (fp = fdopen(fd, "w")) == NULL) {
 		log_warn("queue %s: %s", i->id, tmp);
@@ -250,9 +257,11 @@ queue_env_store(const char *dir, const struct queue_env *env)
 	bad = fflush(fp) != 0 || ferror(fp) || fsync(fileno(fp)) == -1;
 	bad |= fclose(fp) != 0;
 	if (bad || rename(tmp, path) == -1 || queue_fsync_dir(dir) == -1) {
+		e = errno;
 		log_warn("queue %s: writing %s", i->id, path);
 		unlink(tmp);
-		return KURIR_E_TEMPFAIL;
+		return e == ENOSPC || e == EDQUOT || e == EFBIG ?
+		    KURIR_E_NOSPACE : KURIR_E_TEMPFAIL;
 	}
 	return KURIR_OK;
 }

@@ -1,29 +1,58 @@
 /*
- * throttle.c -- failed-login throttling (see throttle.h).  A small hash
- * table of "i:ADDRESS" and "u:USER" entries with a least-recently-used
- * list, so a flood of made-up names cannot grow memory past max_entries.
+ * throttle.c -- failed-login throttling (see throttle.h).
+ *
+ * The table is one shared anonymous mapping (the pattern of the smtp
+ * module's per-address connection counts: mapped before fork, so every
+ * worker sees one table).  It is set-associative: an entry's key picks a
+ * set of THROTTLE_WAYS slots, and a full set forgets its least recently
+ * used entry that is not locked out, so a flood of made-up names cannot
+ * grow memory or push a lockout out early.  Keys are a digest of
+ * "i:ADDRESS" or "u:user" under a random per-table seed, so slots have a
+ * fixed size and nobody can aim names at another entry's set.  One
+ * robust process-shared mutex guards the table (a worker that dies
+ * holding it does not wedge the others); it is held for a few slot
+ * compares only.
  */
-#include <sys/queue.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "throttle.h"
 
-#define THROTTLE_BUCKETS	4096
-#define THROTTLE_KEY_MAX	400
+#define THROTTLE_WAYS		8
+#define THROTTLE_KEY_MAX	400	/* longer names share a prefix entry */
+#define THROTTLE_DIGEST		16
 
-struct tentry {
-	LIST_ENTRY(tentry)	 hash;
-	TAILQ_ENTRY(tentry)	 lru;
-	uint32_t		 failures;
-	uint64_t		 last_ms;
-	uint64_t		 locked_until;
-	char			 key[];
+struct tslot {
+	uint8_t		key[THROTTLE_DIGEST];
+	uint64_t	seen;		/* recency stamp; 0: free slot */
+	uint64_t	last_ms;	/* last failure */
+	uint64_t	locked_until;	/* 0: not locked */
+	uint32_t	failures;
+	uint32_t	pad;
+};
+
+/* The shared part: every process that inherited the mapping uses it. */
+struct tshared {
+	pthread_mutex_t	mu;
+	uint64_t	tick;		/* last recency stamp given */
+	uint64_t	count;		/* slots in use */
+	uint64_t	nsets;
+	uint64_t	ways;
+	uint8_t		seed[16];
+	struct tslot	slot[];
 };
 
 struct tnet {
@@ -32,49 +61,78 @@ struct tnet {
 	unsigned	prefix;
 };
 
+/* The per-process part: limits, exempt networks, the mapping. */
 struct throttle {
 	struct throttle_conf	 conf;
-	LIST_HEAD(, tentry)	 buckets[THROTTLE_BUCKETS];
-	TAILQ_HEAD(, tentry)	 lru;
-	size_t			 count;
+	struct tshared		*sh;
+	size_t			 maplen;
 	struct tnet		*nets;
 	size_t			 nnets;
 };
 
-static uint32_t
-hash_key(const char *s)
+static void
+geometry(size_t max_entries, uint64_t *nsets_r, uint64_t *ways_r)
 {
-	uint32_t	h = 2166136261u;
+	if (max_entries == 0)
+		max_entries = 1;
+	if (max_entries > THROTTLE_MAX_ENTRIES)
+		max_entries = THROTTLE_MAX_ENTRIES;
+	*ways_r = max_entries < THROTTLE_WAYS ? max_entries : THROTTLE_WAYS;
+	*nsets_r = max_entries / *ways_r;
+}
 
-	for (; *s != '\0'; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
+static void
+seed_fill(uint8_t *seed, size_t len)
+{
+	struct timespec	ts;
+
+	if (getrandom(seed, len, 0) == (ssize_t)len)
+		return;
+	/* no entropy yet: still a per-table seed, just a guessable one */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	memcpy(seed, &ts, len < sizeof(ts) ? len : sizeof(ts));
+	seed[0] ^= (uint8_t)getpid();
 }
 
 struct throttle *
 throttle_new(const struct throttle_conf *conf)
 {
-	struct throttle	*t;
-	size_t		 i;
+	struct throttle		*t;
+	struct tshared		*sh;
+	pthread_mutexattr_t	 ma;
+	uint64_t		 nsets, ways;
+	size_t			 len;
+	void			*p;
 
+	geometry(conf->max_entries, &nsets, &ways);
+	len = sizeof(*sh) + (size_t)(nsets * ways) * sizeof(struct tslot);
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	    -1, 0);
+	if (p == MAP_FAILED) {
+		free(t);
+		return NULL;
+	}
+	sh = p;		/* zero-filled by the kernel */
+	if (pthread_mutexattr_init(&ma) != 0 ||
+	    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST) != 0 ||
+	    pthread_mutex_init(&sh->mu, &ma) != 0) {
+		pthread_mutexattr_destroy(&ma);
+		munmap(p, len);
+		free(t);
+		return NULL;
+	}
+	pthread_mutexattr_destroy(&ma);
+	sh->nsets = nsets;
+	sh->ways = ways;
+	seed_fill(sh->seed, sizeof(sh->seed));
 	t->conf = *conf;
-	if (t->conf.max_entries == 0)
-		t->conf.max_entries = 1;
-	for (i = 0; i < THROTTLE_BUCKETS; i++)
-		LIST_INIT(&t->buckets[i]);
-	TAILQ_INIT(&t->lru);
+	t->conf.max_entries = (size_t)(nsets * ways);
+	t->sh = sh;
+	t->maplen = len;
 	return t;
-}
-
-static void
-entry_del(struct throttle *t, struct tentry *e)
-{
-	LIST_REMOVE(e, hash);
-	TAILQ_REMOVE(&t->lru, e, lru);
-	t->count--;
-	free(e);
 }
 
 void
@@ -82,42 +140,129 @@ throttle_free(struct throttle *t)
 {
 	if (t == NULL)
 		return;
-	while (!TAILQ_EMPTY(&t->lru))
-		entry_del(t, TAILQ_FIRST(&t->lru));
+	/* Other processes may still use the mutex: unmap, never destroy. */
+	munmap(t->sh, t->maplen);
 	free(t->nets);
 	free(t);
+}
+
+int
+throttle_reconf(struct throttle *t, const struct throttle_conf *conf)
+{
+	uint64_t	nsets, ways;
+
+	geometry(conf->max_entries, &nsets, &ways);
+	if (nsets != t->sh->nsets || ways != t->sh->ways)
+		return -1;
+	t->conf = *conf;
+	t->conf.max_entries = (size_t)(nsets * ways);
+	return 0;
+}
+
+static void
+tlock(struct tshared *sh)
+{
+	/* EOWNERDEAD: a worker died inside; the slots are plain values,
+	 * at worst one of them is half updated. */
+	if (pthread_mutex_lock(&sh->mu) == EOWNERDEAD)
+		pthread_mutex_consistent(&sh->mu);
+}
+
+static void
+tunlock(struct tshared *sh)
+{
+	pthread_mutex_unlock(&sh->mu);
 }
 
 size_t
 throttle_count(const struct throttle *t)
 {
-	return t->count;
+	size_t	n;
+
+	tlock(t->sh);
+	n = (size_t)t->sh->count;
+	tunlock(t->sh);
+	return n;
 }
 
-/* The entry for kind ('i' or 'u') and name, created when create is set;
- * an entry whose lockout is over and whose last failure left the window
+size_t
+throttle_capacity(const struct throttle *t)
+{
+	return (size_t)(t->sh->nsets * t->sh->ways);
+}
+
+/* The digest of kind ('i' or 'u') and the lower-cased name. */
+static int
+key_digest(const struct tshared *sh, char kind, const char *name,
+    uint8_t *out)
+{
+	uint8_t		buf[sizeof(sh->seed) + 2 + THROTTLE_KEY_MAX];
+	uint8_t		md[EVP_MAX_MD_SIZE];
+	unsigned int	mdlen;
+	size_t		i, len, n;
+
+	len = strlen(name);
+	if (len > THROTTLE_KEY_MAX)
+		len = THROTTLE_KEY_MAX;
+	memcpy(buf, sh->seed, sizeof(sh->seed));
+	n = sizeof(sh->seed);
+	buf[n++] = (uint8_t)kind;
+	buf[n++] = ':';
+	for (i = 0; i < len; i++)
+		buf[n++] = (uint8_t)tolower((unsigned char)name[i]);
+	if (EVP_Digest(buf, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen < THROTTLE_DIGEST)
+		return -1;
+	memcpy(out, md, THROTTLE_DIGEST);
+	return 0;
+}
+
+static int
+slot_locked(const struct tslot *e, uint64_t now)
+{
+	return e != NULL && e->locked_until != 0 && now < e->locked_until;
+}
+
+/* The slot a full set gives up: the least recently used one that is not
+ * locked out, or, when all are, the least recently used. */
+static struct tslot *
+set_victim(struct tslot *set, uint64_t ways, uint64_t now)
+{
+	struct tslot	*best = NULL, *any = NULL;
+	uint64_t	 i;
+
+	for (i = 0; i < ways; i++) {
+		if (any == NULL || set[i].seen < any->seen)
+			any = &set[i];
+		if (!slot_locked(&set[i], now) &&
+		    (best == NULL || set[i].seen < best->seen))
+			best = &set[i];
+	}
+	return best != NULL ? best : any;
+}
+
+/* The entry for kind and name (lock held), created when create is set;
+ * an entry whose lockout is over, or whose last failure left the window,
  * starts again from zero. */
-static struct tentry *
+static struct tslot *
 entry_get(struct throttle *t, char kind, const char *name, uint64_t now,
     int create)
 {
-	char		 key[THROTTLE_KEY_MAX];
-	struct tentry	*e;
-	uint32_t	 b;
-	size_t		 i, len;
+	struct tshared	*sh = t->sh;
+	struct tslot	*set, *e = NULL;
+	uint8_t		 key[THROTTLE_DIGEST];
+	uint64_t	 h, i;
 
-	len = strlen(name);
-	if (len + 3 > sizeof(key))
-		len = sizeof(key) - 3;	/* long names share a prefix entry */
-	key[0] = kind;
-	key[1] = ':';
-	for (i = 0; i < len; i++)
-		key[2 + i] = (char)tolower((unsigned char)name[i]);
-	key[2 + len] = '\0';
-	b = hash_key(key) % THROTTLE_BUCKETS;
-	LIST_FOREACH(e, &t->buckets[b], hash)
-		if (strcmp(e->key, key) == 0)
+	if (key_digest(sh, kind, name, key) == -1)
+		return NULL;
+	memcpy(&h, key, sizeof(h));
+	set = &sh->slot[(h % sh->nsets) * sh->ways];
+	for (i = 0; i < sh->ways; i++)
+		if (set[i].seen != 0 && memcmp(set[i].key, key,
+		    sizeof(key)) == 0) {
+			e = &set[i];
 			break;
+		}
 	if (e != NULL) {
 		if (e->locked_until != 0 && now >= e->locked_until) {
 			e->locked_until = 0;
@@ -126,45 +271,46 @@ entry_get(struct throttle *t, char kind, const char *name, uint64_t now,
 		if (e->locked_until == 0 && now >= e->last_ms &&
 		    now - e->last_ms >= t->conf.window_ms)
 			e->failures = 0;
-		TAILQ_REMOVE(&t->lru, e, lru);
-		TAILQ_INSERT_TAIL(&t->lru, e, lru);
+		e->seen = ++sh->tick;
 		return e;
 	}
 	if (!create)
 		return NULL;
-	while (t->count >= t->conf.max_entries)
-		entry_del(t, TAILQ_FIRST(&t->lru));
-	if ((e = calloc(1, sizeof(*e) + len + 3)) == NULL)
-		return NULL;
-	memcpy(e->key, key, len + 3);
+	for (i = 0; i < sh->ways && e == NULL; i++)
+		if (set[i].seen == 0)
+			e = &set[i];
+	if (e == NULL)
+		e = set_victim(set, sh->ways, now);
+	else
+		sh->count++;
+	memset(e, 0, sizeof(*e));
+	memcpy(e->key, key, sizeof(key));
 	e->last_ms = now;
-	LIST_INSERT_HEAD(&t->buckets[b], e, hash);
-	TAILQ_INSERT_TAIL(&t->lru, e, lru);
-	t->count++;
+	e->seen = ++sh->tick;
 	return e;
-}
-
-static int
-locked(struct tentry *e, uint64_t now)
-{
-	return e != NULL && e->locked_until != 0 && now < e->locked_until;
 }
 
 int
 throttle_check(struct throttle *t, const char *ip, const char *user,
     uint64_t now_ms)
 {
+	int	rc = 0;
+
 	if (ip != NULL && throttle_is_exempt(t, ip))
 		return 0;
-	if (ip != NULL && locked(entry_get(t, 'i', ip, now_ms, 0), now_ms))
-		return -1;
-	if (user != NULL && locked(entry_get(t, 'u', user, now_ms, 0), now_ms))
-		return -1;
-	return 0;
+	tlock(t->sh);
+	if (ip != NULL && slot_locked(entry_get(t, 'i', ip, now_ms, 0),
+	    now_ms))
+		rc = -1;
+	else if (user != NULL && slot_locked(entry_get(t, 'u', user, now_ms,
+	    0), now_ms))
+		rc = -1;
+	tunlock(t->sh);
+	return rc;
 }
 
 static uint32_t
-entry_fail(struct throttle *t, struct tentry *e, uint32_t limit,
+entry_fail(struct throttle *t, struct tslot *e, uint32_t limit,
     uint64_t now)
 {
 	if (e == NULL)
@@ -186,6 +332,7 @@ throttle_fail(struct throttle *t, const char *ip, const char *user,
 
 	if (ip != NULL && throttle_is_exempt(t, ip))
 		return 0;
+	tlock(t->sh);
 	if (ip != NULL)
 		n = entry_fail(t, entry_get(t, 'i', ip, now_ms, 1),
 		    t->conf.ip_failures, now_ms);
@@ -195,6 +342,7 @@ throttle_fail(struct throttle *t, const char *ip, const char *user,
 		if (m > n)
 			n = m;
 	}
+	tunlock(t->sh);
 	/* delay * 2^(n-1), capped */
 	delay = t->conf.delay_ms;
 	while (n > 1 && delay < t->conf.delay_max_ms) {
@@ -210,10 +358,16 @@ void
 throttle_success(struct throttle *t, const char *ip, const char *user,
     uint64_t now_ms)
 {
-	struct tentry	*e;
+	struct tslot	*e;
 
-	if (user != NULL && (e = entry_get(t, 'u', user, now_ms, 0)) != NULL)
-		entry_del(t, e);
+	if (user == NULL)
+		return;
+	tlock(t->sh);
+	if ((e = entry_get(t, 'u', user, now_ms, 0)) != NULL) {
+		memset(e, 0, sizeof(*e));
+		t->sh->count--;
+	}
+	tunlock(t->sh);
 }
 
 /* ---- exempt networks -------------------------------------------------- */

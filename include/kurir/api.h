@@ -274,6 +274,17 @@ struct kurir_core_api {
 	int	 (*queue_save)(struct kurir_queue_entry *e,
 		    int64_t next_retry);
 	void	 (*queue_close)(struct kurir_queue_entry *e);
+
+	/* ---- ABI 1.0, queue (two-phase) ----------------------------
+	 * For a producer that commits something else with the entry, all
+	 * or nothing (SMTP: local copies plus the queue).  queue_prepare
+	 * makes the message and envelope durable in a prepared state no
+	 * runner sees; then queue_commit activates the entry (one rename
+	 * and a directory fsync) or queue_abort drops it.  After a failed
+	 * prepare q must still be aborted.  A prepared entry whose
+	 * producer died is deleted by the next queue_scan: no 250 was
+	 * given for it, so its client sends the message again. */
+	int	 (*queue_prepare)(struct kurir_queue *q);
 };
 
 #endif /* KURIR_API_H */

@@ -684,6 +684,18 @@ passwd_alias_set(const char *alias, const char *targets)
 
 /* ---- module ------------------------------------------------------------ */
 
+/* The module's keys, read as a whole so a bad value changes nothing. */
+struct pw_settings {
+	char		upath[PW_PATH_MAX];
+	char		apath[PW_PATH_MAX];
+	int		scheme;
+	unsigned long	cost;
+	int		scram;
+	uint32_t	iter;
+	uint64_t	quota_bytes;
+	uint64_t	quota_messages;
+};
+
 static int
 resolve_path(const char *key, const char *base, char *out, size_t outlen)
 {
@@ -701,11 +713,74 @@ resolve_path(const char *key, const char *base, char *out, size_t outlen)
 }
 
 static int
-passwd_init(struct kurir_module *mod, const struct kurir_core_api *a,
-    const char **errstr_r)
+settings_read(struct pw_settings *st, const char **why_r)
 {
 	const char	*s;
 	int64_t		 v;
+
+	memset(st, 0, sizeof(*st));
+	if (resolve_path("passwd_file", "passwd", st->upath,
+	    sizeof(st->upath)) == -1 || resolve_path("aliases_file",
+	    "aliases", st->apath, sizeof(st->apath)) == -1) {
+		*why_r = "passwd_file or aliases_file: path too long";
+		return KURIR_E_INVALID;
+	}
+	st->scheme = PW_SCHEME_YESCRYPT;
+	if ((s = api->conf_str("passwd_scheme")) != NULL &&
+	    (st->scheme = pw_scheme_id(s)) == -1) {
+		*why_r = "passwd_scheme: unknown scheme";
+		return KURIR_E_INVALID;
+	}
+	st->cost = (v = api->conf_num("passwd_crypt_cost")) > 0 ?
+	    (unsigned long)v : 0;
+	st->scram = api->conf_num("passwd_scram") != 0;
+	st->iter = 4096;
+	if ((v = api->conf_num("passwd_scram_iterations")) > 0) {
+		if (v > 10000000) {
+			*why_r = "passwd_scram_iterations: too large";
+			return KURIR_E_INVALID;
+		}
+		st->iter = (uint32_t)v;
+	}
+	st->quota_bytes = (v = api->conf_num("default_quota_bytes")) > 0 ?
+	    (uint64_t)v : 0;
+	st->quota_messages = (v = api->conf_num("default_quota_messages")) >
+	    0 ? (uint64_t)v : 0;
+	return KURIR_OK;
+}
+
+/* Before any hashing thread runs (init, init_worker). */
+static void
+settings_apply(const struct pw_settings *st)
+{
+	pthread_mutex_lock(&reload_mtx);
+	if (strcmp(upath, st->upath) != 0 || strcmp(apath, st->apath) != 0) {
+		/* other files: load them whatever their stamps say */
+		memset(&ustamp, 0, sizeof(ustamp));
+		memset(&astamp, 0, sizeof(astamp));
+		pthread_rwlock_wrlock(&db_lock);
+		pw_db_free(db);
+		db = NULL;
+		pthread_rwlock_unlock(&db_lock);
+		memcpy(upath, st->upath, sizeof(upath));
+		memcpy(apath, st->apath, sizeof(apath));
+	}
+	pthread_mutex_unlock(&reload_mtx);
+	def_scheme = st->scheme;
+	crypt_cost = st->cost;
+	store_scram = st->scram;
+	scram_iter = st->iter;
+	def_quota_bytes = st->quota_bytes;
+	def_quota_messages = st->quota_messages;
+	pw_set_dummy_scheme(def_scheme, crypt_cost);
+}
+
+static int
+passwd_init(struct kurir_module *mod, const struct kurir_core_api *a,
+    const char **errstr_r)
+{
+	struct pw_settings	st;
+	int			rc;
 
 	if (!KURIR_HAS(a, rcpt_resolve)) {
 		*errstr_r = "core too old for the passwd module";
@@ -713,34 +788,31 @@ passwd_init(struct kurir_module *mod, const struct kurir_core_api *a,
 	}
 	api = a;
 	self = mod;
-	if (resolve_path("passwd_file", "passwd", upath, sizeof(upath)) == -1 ||
-	    resolve_path("aliases_file", "aliases", apath,
-	    sizeof(apath)) == -1) {
-		*errstr_r = "passwd_file or aliases_file: path too long";
-		return KURIR_E_INVALID;
-	}
-	if ((s = api->conf_str("passwd_scheme")) != NULL &&
-	    (def_scheme = pw_scheme_id(s)) == -1) {
-		*errstr_r = "passwd_scheme: unknown scheme";
-		return KURIR_E_INVALID;
-	}
-	if ((v = api->conf_num("passwd_crypt_cost")) > 0)
-		crypt_cost = (unsigned long)v;
-	if ((v = api->conf_num("passwd_scram")) >= 0)
-		store_scram = v != 0;
-	if ((v = api->conf_num("passwd_scram_iterations")) > 0) {
-		if (v > 10000000) {
-			*errstr_r = "passwd_scram_iterations: too large";
-			return KURIR_E_INVALID;
-		}
-		scram_iter = (uint32_t)v;
-	}
-	def_quota_bytes = (v = api->conf_num("default_quota_bytes")) > 0 ?
-	    (uint64_t)v : 0;
-	def_quota_messages = (v = api->conf_num("default_quota_messages")) >
-	    0 ? (uint64_t)v : 0;
-	pw_set_dummy_scheme(def_scheme, crypt_cost);
+	if ((rc = settings_read(&st, errstr_r)) != KURIR_OK)
+		return rc;
+	settings_apply(&st);
 	/* Load now so malformed lines are reported at start (and by -t). */
+	refresh();
+	return KURIR_OK;
+}
+
+/*
+ * Each worker reads the keys again: a SIGHUP reload forks new workers
+ * with the new configuration, but runs no module's init.  A value only
+ * this module rejects keeps the previous settings rather than stop the
+ * worker (which the master would restart into the same error).
+ */
+static int
+passwd_init_worker(struct kurir_module *mod, const char **errstr_r)
+{
+	struct pw_settings	 st;
+	const char		*why = NULL;
+
+	if (settings_read(&st, &why) != KURIR_OK)
+		api->log(self, KURIR_LOG_WARNING, "%s; keeping the previous "
+		    "passwd settings", why);
+	else
+		settings_apply(&st);
 	refresh();
 	return KURIR_OK;
 }
@@ -781,7 +853,7 @@ static const struct kurir_module_desc passwd_desc = {
 	.version = "0.1.0",
 	.conf_keys = passwd_keys,
 	.init = passwd_init,
-	.init_worker = NULL,
+	.init_worker = passwd_init_worker,
 	.fini = passwd_fini,
 	.ops = &passwd_ops,
 };

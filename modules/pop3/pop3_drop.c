@@ -184,6 +184,26 @@ pop3_trash(struct pop3_sess *s, const struct kurir_uid_range *set,
 	return r;
 }
 
+/* Does pop3_commit() have anything to write? */
+static int
+pop3_commit_needed(const struct pop3_sess *s, int update)
+{
+	uint32_t skip = POP3_MSG_SEEN;
+	size_t i;
+
+	if (s->mb == NULL)
+		return 0;
+	if (update && s->ndele > 0)
+		return 1;
+	if (update && !pop3_conf.delete_trash)
+		skip |= POP3_MSG_DELE;
+	for (i = 0; i < s->nmsgs; i++)
+		if ((s->msgs[i].flags & POP3_MSG_RETR) &&
+		    !(s->msgs[i].flags & skip))
+			return 1;
+	return 0;
+}
+
 /* \Seen for retrieved messages; with `update`, then the deletions. */
 static int
 pop3_commit(struct pop3_sess *s, int update)
@@ -317,10 +337,19 @@ pop3_update_done(void *arg)
 	pop3_api->conn_close(s->c);
 }
 
-/* QUIT in TRANSACTION: the UPDATE state, then the end. */
+/* QUIT in TRANSACTION: the UPDATE state, then the end.  With nothing
+ * to write (no new \Seen, no DELE) closing the maildrop is quick and
+ * done here, without the round trip through a thread. */
 void
 pop3_drop_update(struct pop3_sess *s)
 {
+	if (!pop3_commit_needed(s, 1)) {
+		s->state = POP3_ST_UPDATE;
+		pop3_drop_close(s);
+		s->job_status = KURIR_OK;
+		pop3_update_done(s);
+		return;
+	}
 	pop3_pause(s, POP3_ST_UPDATE);
 	s->job = 1;
 	if (pop3_api->run_blocking(pop3_update_work, pop3_update_done,
@@ -343,6 +372,11 @@ void
 pop3_drop_abandon(struct pop3_sess *s)
 {
 	if (s->mb == NULL && s->st == NULL && s->lockfd < 0) {
+		pop3_sess_free(s);
+		return;
+	}
+	if (!pop3_commit_needed(s, 0)) {
+		pop3_drop_close(s);
 		pop3_sess_free(s);
 		return;
 	}

@@ -215,6 +215,7 @@ struct smtp_txn {
 	size_t		 nremote;
 	struct kurir_queue *q;
 	char		 queue_id[KURIR_QID_MAX + 1];
+	uint32_t	 split;		/* stored locally, queueing failed */
 };
 
 struct smtp_session {

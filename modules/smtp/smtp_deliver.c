@@ -5,8 +5,8 @@
  * delivery while it arrives, through a fixed spool buffer.  At the end,
  * deliver_commit (which fsyncs) runs on a core thread with the
  * connection paused; the reply comes only after it returned, so 250
- * means durable in every recipient's store, and any failure means none
- * has it.
+ * means durable in every recipient's store and in the outbound queue,
+ * and any failure means none has it (smtp_commit_work).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -321,21 +321,47 @@ smtp_deliver_write(struct smtp_session *s, const void *buf, size_t len)
 	}
 }
 
+/* The core can keep a queue entry prepared while the local copies are
+ * committed (a core with the two-phase queue). */
+static int
+smtp_queue_two_phase(void)
+{
+	return (KURIR_HAS(smtp_api, queue_prepare) &&
+	    smtp_api->queue_prepare != NULL);
+}
+
+/*
+ * Local copies and queue entry, all or nothing: the entry is made
+ * durable first, prepared (the relay does not see it), then the local
+ * copies are committed (storage's own all-or-nothing across users),
+ * then the entry is activated by one rename.  A failure before the
+ * activation leaves nothing anywhere; only a failed rename after the
+ * local commit (an I/O error) splits them, and that is logged.  A crash
+ * in between is recovered by the core (queue.c): the prepared entry is
+ * dropped, the client, which got no 250, sends again.
+ */
 static void
 smtp_commit_work(void *arg)
 {
 	struct smtp_session *s = arg;
 	struct smtp_txn *t = &s->txn;
 
-	/* deliver_commit frees the delivery whatever it returns. */
 	t->commit_status = KURIR_OK;
-	if (t->dlv != NULL)
+	t->split = 0;
+	if (t->q != NULL && t->dlv != NULL && smtp_queue_two_phase() &&
+	    (t->commit_status = smtp_api->queue_prepare(t->q)) != KURIR_OK) {
+		smtp_api->storage()->deliver_abort(t->dlv);
+		t->dlv = NULL;
+		smtp_api->queue_abort(t->q);
+		t->q = NULL;
+		return;
+	}
+	/* deliver_commit frees the delivery whatever it returns. */
+	if (t->dlv != NULL) {
 		t->commit_status = smtp_api->storage()->deliver_commit(t->dlv);
+		t->split = t->commit_status == KURIR_OK;
+	}
 	t->dlv = NULL;
-	/* The queue last: a failure here after the local commit could
-	 * duplicate the local copies on the client's retry, but never
-	 * loses the remote ones (the queue's own commit is all or
-	 * nothing). */
 	if (t->q != NULL) {
 		if (t->commit_status == KURIR_OK)
 			t->commit_status = smtp_api->queue_commit(t->q,
@@ -344,6 +370,8 @@ smtp_commit_work(void *arg)
 			smtp_api->queue_abort(t->q);
 		t->q = NULL;
 	}
+	if (t->commit_status == KURIR_OK)
+		t->split = 0;
 }
 
 static void
@@ -381,7 +409,14 @@ smtp_commit_done(void *arg)
 		    t->params.envid,
 		    t->params.ret == SMTP_RET_HDRS ? " ret=HDRS" :
 		    t->params.ret == SMTP_RET_FULL ? " ret=FULL" : "");
-	} else
+	} else if (t->split)
+		smtp_api->conn_log(s->conn, KURIR_LOG_ERR, "%s: from=<%s> "
+		    "size=%" PRIu64 ": stored in %zu local mailbox(es) but "
+		    "not queued for %zu remote recipient(s): %s; the client's "
+		    "retry will store the local copies again", t->qid, esc,
+		    t->msg_bytes, t->ntarget, t->nremote,
+		    smtp_strerror(t->commit_status));
+	else
 		smtp_api->conn_log(s->conn, KURIR_LOG_WARNING, "%s: "
 		    "from=<%s> size=%" PRIu64 ": not stored: %s", t->qid, esc,
 		    t->msg_bytes, smtp_strerror(t->commit_status));

@@ -34,6 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <kurir/api.h>
@@ -109,14 +110,25 @@ struct kurir_store {
 	uint64_t	 quota_messages;
 };
 
+/* What a folder's directories and uidlist looked like at the last full
+ * sync, so that a sync finding them unchanged can skip the scan. */
+struct md_stamp {
+	uint32_t	 valid;
+	struct stat	 sb[3];		/* new/, cur/, kurir-uidlist */
+};
+
 struct kurir_mailbox {
 	struct kurir_store *st;
 	char		*dir;		/* folder directory */
 	char		*name;		/* storage name */
 	struct md_index	 idx;		/* the snapshot */
+	struct md_stamp	 stamp;		/* of the last full sync */
 	int		 ifd;		/* inotify, -1 until asked */
 	int		 rfd;		/* last message opened for reading */
 	uint32_t	 rfd_uid;
+	uint64_t	 rfd_size;	/* its size as the index knows it */
+	int		 subfd[2];	/* cur/ and new/ for openat(), -1
+					 * until a message is read */
 };
 
 /* Bytes of rendered keywords (kurir_msg.keywords) of one message. */
@@ -222,6 +234,7 @@ int	 md_msg_list(struct kurir_mailbox *, uint32_t, uint32_t,
 	    kurir_msg_cb *, void *);
 int	 md_msg_read(struct kurir_mailbox *, uint32_t, uint64_t, void *,
 	    size_t, size_t *);
+int	 md_subdir_fd(struct kurir_mailbox *, uint32_t);
 int	 md_changes_since(struct kurir_mailbox *, uint64_t, kurir_msg_cb *,
 	    kurir_uid_cb *, void *);
 int	 md_cache_get(struct kurir_mailbox *, uint32_t, void *, size_t,

@@ -11,6 +11,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,21 +38,26 @@ load_locked(struct kurir_mailbox *mb, struct md_index *ix)
 	return rc;
 }
 
-/* Rename r's file to carry flags/kwbits (into cur/ if it was in new/). */
+/* Rename r's file to carry flags/kwbits (into cur/ if it was in new/),
+ * relative to mb's descriptors of cur/ and new/. */
 static int
-rename_rec(const char *dir, struct md_rec *r, uint32_t flags, uint32_t kw)
+rename_rec(struct kurir_mailbox *mb, struct md_rec *r, uint32_t flags,
+    uint32_t kw)
 {
-	char		 from[4096], to[4096], name[1024], found[1024], *dup;
+	char		 name[1024], found[1024], *dup;
 	uint32_t	 in_new;
-	int		 tries;
+	int		 tries, fromfd, curfd;
 
+	if (strchr(r->name, '/') != NULL)
+		return KURIR_E_INVALID;
 	for (tries = 0; tries < 2; tries++) {
 		if (md_info_render(r->name, md_base_len(r->name), flags, kw,
 		    r->name, name, sizeof(name)) == -1)
 			return KURIR_E_INVALID;
-		md_msg_path(dir, r, from, sizeof(from));
-		snprintf(to, sizeof(to), "%s/cur/%s", dir, name);
-		if (rename(from, to) == 0) {
+		if ((fromfd = md_subdir_fd(mb, r->in_new)) == -1 ||
+		    (curfd = md_subdir_fd(mb, 0)) == -1)
+			return md_errno(errno);
+		if (renameat(fromfd, r->name, curfd, name) == 0) {
 			if ((dup = strdup(name)) == NULL)
 				return KURIR_E_NOMEM;
 			free(r->name);
@@ -61,8 +67,8 @@ rename_rec(const char *dir, struct md_rec *r, uint32_t flags, uint32_t kw)
 		}
 		if (errno != ENOENT)
 			return md_errno(errno);
-		if (md_locate(dir, r->name, found, sizeof(found), &in_new) !=
-		    KURIR_OK)
+		if (md_locate(mb->dir, r->name, found, sizeof(found),
+		    &in_new) != KURIR_OK)
 			return KURIR_E_NOTFOUND;
 		if ((dup = strdup(found)) == NULL)
 			return KURIR_E_NOMEM;
@@ -157,7 +163,7 @@ md_msg_flags(struct kurir_mailbox *mb, const struct kurir_uid_range *set,
 		}
 		if (nf == r->flags && nk == r->kwbits && !r->in_new)
 			continue;
-		rc = rename_rec(mb->dir, r, nf, nk);
+		rc = rename_rec(mb, r, nf, nk);
 		if (rc == KURIR_E_NOTFOUND)
 			continue;	/* expunged meanwhile */
 		if (rc != KURIR_OK)

@@ -4,8 +4,12 @@
  * blobs and change notification.
  *
  * msg_read() uses pread(2) on the message file and keeps the last file
- * open, so a client fetching a message in chunks opens it once.  When
- * another program renamed the file (flags) it is found again by base name.
+ * open, so a client fetching a message in chunks opens it once.  Files
+ * are opened relative to descriptors of cur/ and new/ kept by the
+ * mailbox (no walk of the whole path per message), and a short read that
+ * reaches the size the index knows ends the message without a second
+ * pread(2) to see EOF.  When another program renamed the file (flags) it
+ * is found again by base name.
  *
  * notify_fd() is an inotify descriptor on new/, cur/ and the folder
  * directory (where kurir-uidlist is replaced): new mail, flag renames and
@@ -39,6 +43,7 @@ md_mailbox_open(struct kurir_store *st, const char *name,
 	mb->st = st;
 	mb->ifd = -1;
 	mb->rfd = -1;
+	mb->subfd[0] = mb->subfd[1] = -1;
 	md_index_init(&mb->idx);
 	if ((rc = md_folder_dir(st, name, &mb->dir, 1)) != KURIR_OK)
 		goto fail;
@@ -66,6 +71,10 @@ md_mailbox_close(struct kurir_mailbox *mb)
 		close(mb->ifd);
 	if (mb->rfd != -1)
 		close(mb->rfd);
+	if (mb->subfd[0] != -1)
+		close(mb->subfd[0]);
+	if (mb->subfd[1] != -1)
+		close(mb->subfd[1]);
 	md_index_free(&mb->idx);
 	free(mb->dir);
 	free(mb->name);
@@ -163,16 +172,43 @@ md_msg_list(struct kurir_mailbox *mb, uint32_t first, uint32_t last,
 	return KURIR_OK;
 }
 
+/* mb's descriptor of cur/ (in_new = 0) or new/, opened on first use;
+ * -1 with errno on failure. */
+int
+md_subdir_fd(struct kurir_mailbox *mb, uint32_t in_new)
+{
+	char	 path[4096];
+	int	*dfd = &mb->subfd[in_new ? 1 : 0];
+
+	if (*dfd == -1) {
+		snprintf(path, sizeof(path), "%s/%s", mb->dir,
+		    in_new ? "new" : "cur");
+		*dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	return *dfd;
+}
+
+/* Open r's file relative to the cur/ or new/ descriptor of mb. */
+static int
+open_sub(struct kurir_mailbox *mb, const struct md_rec *r)
+{
+	int	 dfd;
+
+	if ((dfd = md_subdir_fd(mb, r->in_new)) == -1)
+		return -1;
+	return openat(dfd, r->name, O_RDONLY | O_CLOEXEC);
+}
+
 static int
 open_msg(struct kurir_mailbox *mb, struct md_rec *r)
 {
-	char		 path[4096], found[1024], *dup;
+	char		 found[1024], *dup;
 	uint32_t	 in_new;
 	int		 fd;
 
-	if (md_msg_path(mb->dir, r, path, sizeof(path)) == -1)
+	if (strchr(r->name, '/') != NULL)
 		return KURIR_E_INVALID;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1)
+	if ((fd = open_sub(mb, r)) != -1)
 		return fd;
 	if (errno != ENOENT)
 		return md_errno(errno);
@@ -185,9 +221,7 @@ open_msg(struct kurir_mailbox *mb, struct md_rec *r)
 	free(r->name);
 	r->name = dup;
 	r->in_new = in_new;
-	if (md_msg_path(mb->dir, r, path, sizeof(path)) == -1)
-		return KURIR_E_INVALID;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = open_sub(mb, r)) == -1)
 		return errno == ENOENT ? KURIR_E_NOTFOUND : md_errno(errno);
 	return fd;
 }
@@ -198,6 +232,7 @@ md_msg_read(struct kurir_mailbox *mb, uint32_t uid, uint64_t offset,
 {
 	struct md_index	 ix;
 	struct md_rec	*r;
+	uint64_t	 size;
 	size_t		 got = 0;
 	ssize_t		 n;
 	int		 fd;
@@ -209,21 +244,26 @@ md_msg_read(struct kurir_mailbox *mb, uint32_t uid, uint64_t offset,
 		if (mb->rfd != -1)
 			close(mb->rfd);
 		mb->rfd = -1;
-		if ((r = md_index_find(&mb->idx, uid)) != NULL)
+		size = 0;
+		if ((r = md_index_find(&mb->idx, uid)) != NULL) {
 			fd = open_msg(mb, r);
-		else {
+			size = r->size;
+		} else {
 			/* newer than the snapshot: the committed index */
 			md_index_init(&ix);
 			fd = KURIR_E_NOTFOUND;
 			if (md_index_read(mb->dir, &ix) == KURIR_OK &&
-			    (r = md_index_find(&ix, uid)) != NULL)
+			    (r = md_index_find(&ix, uid)) != NULL) {
 				fd = open_msg(mb, r);
+				size = r->size;
+			}
 			md_index_free(&ix);
 		}
 		if (fd < 0)
 			return fd;
 		mb->rfd = fd;
 		mb->rfd_uid = uid;
+		mb->rfd_size = size;
 	}
 	while (got < len) {
 		n = pread(mb->rfd, (char *)buf + got, len - got,
@@ -236,6 +276,10 @@ md_msg_read(struct kurir_mailbox *mb, uint32_t uid, uint64_t offset,
 		if (n == 0)
 			break;
 		got += (size_t)n;
+		/* Short of len at the size the index knows: the end, no
+		 * pread(2) just to see it (a longer file is read on). */
+		if (got < len && offset + got >= mb->rfd_size)
+			break;
 	}
 	*n_r = got;
 	return KURIR_OK;

@@ -84,6 +84,24 @@ md_location(const struct kurir_user_params *p, char *out, size_t cap)
 	return o == 0 ? KURIR_E_INVALID : KURIR_OK;
 }
 
+/* Has root its cur/, new/ and tmp/ already?  Three stat(2)s instead of
+ * a mkdir(2) per path component at every login. */
+static int
+maildir_present(const char *root)
+{
+	static const char *const sub[] = { "cur", "new", "tmp" };
+	char		 p[4096];
+	struct stat	 sb;
+	size_t		 i;
+
+	for (i = 0; i < 3; i++) {
+		if ((size_t)snprintf(p, sizeof(p), "%s/%s", root, sub[i]) >=
+		    sizeof(p) || stat(p, &sb) == -1 || !S_ISDIR(sb.st_mode))
+			return 0;
+	}
+	return 1;
+}
+
 int
 md_store_open(const struct kurir_user_params *p, struct kurir_store **st_r)
 {
@@ -97,7 +115,8 @@ md_store_open(const struct kurir_user_params *p, struct kurir_store **st_r)
 		return KURIR_E_INVALID;
 	if ((rc = md_location(p, root, sizeof(root))) != KURIR_OK)
 		return rc;
-	if (md_mkdir_p(root, 0700) == -1 || md_make_maildir(root, 0) == -1) {
+	if (!maildir_present(root) &&
+	    (md_mkdir_p(root, 0700) == -1 || md_make_maildir(root, 0) == -1)) {
 		rc = md_errno(errno);
 		md_log(KURIR_LOG_ERR, "%s: cannot create Maildir: %s", root,
 		    strerror(errno));

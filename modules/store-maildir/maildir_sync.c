@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "maildir.h"
@@ -284,20 +285,109 @@ out:
 	return rc;
 }
 
-/* Refresh mb's snapshot: with scan, a full directory sync; else just
- * the index as committed (cheap, after our own writes). */
+/*
+ * The stamp: stat(2) of new/, cur/ and kurir-uidlist.  Any change to the
+ * folder changes one of them: a file added, removed or renamed changes
+ * its directory's mtime and ctime, and a kurir writer appends to the
+ * uidlist (it grows) or replaces it (a new inode).  Timestamps are coarse
+ * (a clock tick), so a stamp is only trusted when all three were last
+ * changed more than MD_STAMP_SETTLE seconds before it was taken: a later
+ * change then carries a later time.  This is Dovecot's rule for
+ * maildir's directory mtimes.
+ */
+#define MD_STAMP_SETTLE	1
+
+static int
+stamp_take(const char *dir, struct stat sb[3])
+{
+	static const char *const names[3] = { "new", "cur", MD_UIDLIST };
+	char	 path[4096];
+	size_t	 i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (stat(path, &sb[i]) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+stamp_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Has nothing changed since mb's last full sync? */
+static int
+stamp_unchanged(struct kurir_mailbox *mb)
+{
+	struct stat	 sb[3];
+	size_t		 i;
+
+	if (!mb->stamp.valid || stamp_take(mb->dir, sb) == -1)
+		return 0;
+	for (i = 0; i < 3; i++)
+		if (!stamp_same(&sb[i], &mb->stamp.sb[i]))
+			return 0;
+	return 1;
+}
+
+/* Was t more than MD_STAMP_SETTLE seconds before now? */
+static int
+settled(const struct timespec *t, const struct timespec *now)
+{
+	if (t->tv_sec != now->tv_sec - MD_STAMP_SETTLE)
+		return t->tv_sec < now->tv_sec - MD_STAMP_SETTLE;
+	return t->tv_nsec < now->tv_nsec;
+}
+
+/* After a full sync under the lock: keep the stamp if it is settled. */
+static void
+stamp_record(struct kurir_mailbox *mb)
+{
+	struct timespec	 now;
+	size_t		 i;
+
+	mb->stamp.valid = 0;
+	if (clock_gettime(CLOCK_REALTIME, &now) == -1 ||
+	    stamp_take(mb->dir, mb->stamp.sb) == -1)
+		return;
+	for (i = 0; i < 3; i++)
+		if (!settled(&mb->stamp.sb[i].st_mtim, &now) ||
+		    !settled(&mb->stamp.sb[i].st_ctim, &now))
+			return;
+	mb->stamp.valid = 1;
+}
+
+/*
+ * Refresh mb's snapshot: with scan, a full directory sync (skipped when
+ * the stamp of the last one shows no change: mailbox_sync right after
+ * mailbox_open, a POP3 login); else just the index as committed (cheap,
+ * after our own writes).
+ */
 int
 md_folder_load(struct kurir_mailbox *mb, int scan)
 {
 	struct md_index	 ix;
 	int		 lfd, rc;
 
+	if (scan && stamp_unchanged(mb))
+		return KURIR_OK;
 	md_index_init(&ix);
 	if (md_lock(mb->dir, MD_UIDLIST_LOCK, &lfd) == -1)
 		return md_errno(errno);
-	if (scan)
+	mb->stamp.valid = 0;
+	if (scan) {
 		rc = md_sync_locked(mb->st->root, mb->dir, &ix);
-	else if ((rc = md_index_read(mb->dir, &ix)) == KURIR_OK)
+		if (rc == KURIR_OK)
+			stamp_record(mb);
+	} else if ((rc = md_index_read(mb->dir, &ix)) == KURIR_OK)
 		rc = md_kw_read(mb->dir, &ix);
 	md_unlock(lfd);
 	if (rc != KURIR_OK) {

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import os
+import sys
 
 import kurirtest as kt
 
@@ -260,3 +261,18 @@ class Session:
 
 def built_protocols():
     return [p for p in ('smtp', 'imap', 'pop3') if kt.have_module(p)]
+
+
+def protocols_or_skip():
+    """The protocols to log in over, and the storage backend to use; exits
+    with the skip status when kurird, the passwd module, a protocol
+    module or a backend is missing."""
+    protos = built_protocols()
+    if not protos or not kt.have_module('passwd') or not os.path.exists(
+            kt.KURIRD):
+        print('skip: needs kurird, the passwd module and a protocol module')
+        sys.exit(kt.SKIP)
+    if not kt.backends():
+        print('skip: no storage backend built')
+        sys.exit(kt.SKIP)
+    return protos, kt.backends()[0]

@@ -14,18 +14,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kurirtest as kt                                   # noqa: E402
-from authclient import Session, built_protocols        # noqa: E402
+from authclient import Session, protocols_or_skip      # noqa: E402
 
-PROTOS = built_protocols()
-if not PROTOS or not kt.have_module('passwd') or not os.path.exists(
-        kt.KURIRD):
-    print('skip: needs kurird, the passwd module and a protocol module')
-    sys.exit(kt.SKIP)
-if not kt.backends():
-    print('skip: no storage backend built')
-    sys.exit(kt.SKIP)
-
-STORAGE = kt.backends()[0]
+PROTOS, STORAGE = protocols_or_skip()
 EXEMPT = {'auth_throttle_exempt': '127.0.0.0/8 ::1'}
 
 

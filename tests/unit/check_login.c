@@ -50,6 +50,7 @@ struct ev_timer {
 static struct ev_timer	timers[16];
 
 static const char	*conf_exempt = "";
+static int64_t		 conf_table_size = 64;
 static const char	*conf_default_domain = "";
 
 int
@@ -71,6 +72,11 @@ conn_log(struct kurir_conn *c, int level, const char *fmt, ...)
 
 void
 log_warnx(const char *fmt, ...)
+{
+}
+
+void
+log_info(const char *fmt, ...)
 {
 }
 
@@ -151,6 +157,8 @@ config_num(const char *key)
 		return 600;
 	if (strcmp(key, "auth_throttle_lockout") == 0)
 		return 60;
+	if (strcmp(key, "auth_throttle_table_size") == 0)
+		return conf_table_size;
 	return -1;
 }
 
@@ -270,6 +278,7 @@ reset(void)
 	backend_down = 0;
 	conf_exempt = "";
 	conf_default_domain = "";
+	conf_table_size = 64;
 	now_ms += 3600 * 1000;
 	base64_decode("W22ZaJ0SNY7soEsUEjb6gQ==", 24, salt, sizeof(salt));
 	sasl_scram_derive("pencil", 6, salt, 16, 4096, &alice_keys);
@@ -480,6 +489,44 @@ START_TEST(test_exempt)
 }
 END_TEST
 
+/* One failed PLAIN login of alice; returns the delay of its answer. */
+static uint64_t
+fail_once(void)
+{
+	struct kurir_sasl	*s;
+	static const char	 wrong[] = "\0alice@example.org\0nope";
+	uint64_t		 ms = 0;
+
+	ncalls = 0;
+	sasl_start(&tls_conn, "PLAIN", b64(wrong, sizeof(wrong) - 1),
+	    result_cb, NULL, &s);
+	run_jobs();
+	while (ncalls == 0 && ms < 100000) {
+		advance(100);
+		ms += 100;
+	}
+	ck_assert_int_eq(last_status, KURIR_SASL_FAIL);
+	sasl_free(s);
+	return ms;
+}
+
+/* login_share() as the master calls it at start and on every reload: the
+ * counts survive a reload, and a new table size starts a new table. */
+START_TEST(test_share_reload)
+{
+	reset();
+	login_share();
+	ck_assert_uint_eq(fail_once(), 500);
+	ck_assert_uint_eq(fail_once(), 1000);
+	login_share();			/* reload, same table size */
+	ck_assert_uint_eq(fail_once(), 2000);
+	conf_table_size = 128;
+	login_share();			/* reload, other size: forgotten */
+	ck_assert_uint_eq(fail_once(), 500);
+	login_reset();
+}
+END_TEST
+
 START_TEST(test_check_config)
 {
 	char	err[128];
@@ -683,6 +730,7 @@ login_suite(void)
 	tcase_add_test(tc, test_fail_delay);
 	tcase_add_test(tc, test_lockout);
 	tcase_add_test(tc, test_exempt);
+	tcase_add_test(tc, test_share_reload);
 	tcase_add_test(tc, test_check_config);
 	tcase_add_test(tc, test_login_plain);
 	tcase_add_test(tc, test_authzid);

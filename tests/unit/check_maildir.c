@@ -625,6 +625,76 @@ START_TEST(t_foreign_import)
 }
 END_TEST
 
+/* A sync that finds new/, cur/ and the uidlist as the last full sync
+ * left them (and settled: changed over a second before) keeps its
+ * snapshot without a scan; any change by another program is seen. */
+START_TEST(t_sync_stamp)
+{
+	struct kurir_store	*st;
+	struct kurir_mailbox	*mb;
+	struct kurir_mailbox_status s;
+	struct md_rec		*recs;
+	struct msgs		*l;
+	char			 buf[64], from[512], to[512];
+	size_t			 n;
+
+	ck_assert_int_eq(md_make_maildir(scratch, 0), 0);
+	/* S= says 3 bytes, the file has 8: read whole all the same */
+	put_file(scratch, "cur", "1700000100.P1.host,S=3:2,", "first!!\n",
+	    1700000100);
+	put_file(scratch, "cur", "1700000200.P1.host,S=99:2,", "second\n",
+	    1700000200);
+	st = open_at(scratch);
+	ck_assert_int_eq(ops->mailbox_open(st, "INBOX", &mb), KURIR_OK);
+	/* the uidlist was just written: not settled, no stamp */
+	ck_assert_uint_eq(mb->stamp.valid, 0);
+	ck_assert_int_eq(ops->msg_read(mb, 1, 0, buf, sizeof(buf), &n),
+	    KURIR_OK);
+	ck_assert(n == 8 && memcmp(buf, "first!!\n", 8) == 0);
+	ck_assert_int_eq(ops->msg_read(mb, 2, 0, buf, sizeof(buf), &n),
+	    KURIR_OK);
+	ck_assert(n == 7 && memcmp(buf, "second\n", 7) == 0);
+	ck_assert_int_eq(ops->msg_read(mb, 1, 5, buf, 2, &n), KURIR_OK);
+	ck_assert(n == 2 && memcmp(buf, "!!", 2) == 0);
+
+	usleep(1200 * 1000);
+	ck_assert_int_eq(ops->mailbox_sync(mb, &s), KURIR_OK);
+	ck_assert_uint_eq(mb->stamp.valid, 1);
+	/* nothing changed: the same snapshot, not a rescanned one */
+	recs = mb->idx.recs;
+	ck_assert_int_eq(ops->mailbox_sync(mb, &s), KURIR_OK);
+	ck_assert_ptr_eq(mb->idx.recs, recs);
+	ck_assert_uint_eq(s.messages, 2);
+	ck_assert_uint_eq(s.uidnext, 3);
+
+	/* another program drops a message into new/ */
+	put_file(scratch, "new", "1700000300.P1.host", "third\n",
+	    1700000300);
+	ck_assert_int_eq(ops->mailbox_sync(mb, &s), KURIR_OK);
+	ck_assert_uint_eq(s.messages, 3);
+	ck_assert_uint_eq(mb->stamp.valid, 0);
+
+	/* ... and, once settled, renames one (a flag) */
+	usleep(1200 * 1000);
+	ck_assert_int_eq(ops->mailbox_sync(mb, &s), KURIR_OK);
+	ck_assert_uint_eq(mb->stamp.valid, 1);
+	snprintf(from, sizeof(from), "%s/cur/1700000200.P1.host,S=99:2,",
+	    scratch);
+	snprintf(to, sizeof(to), "%s/cur/1700000200.P1.host,S=99:2,F",
+	    scratch);
+	ck_assert_int_eq(rename(from, to), 0);
+	ck_assert_int_eq(ops->mailbox_sync(mb, &s), KURIR_OK);
+	l = list_of(mb);
+	ck_assert_int_eq(l->n, 3);
+	ck_assert_uint_eq(l->m[1].flags, KURIR_FLAG_FLAGGED);
+	ck_assert_int_eq(ops->msg_read(mb, 2, 0, buf, sizeof(buf), &n),
+	    KURIR_OK);
+	ck_assert(n == 7 && memcmp(buf, "second\n", 7) == 0);
+	ops->mailbox_close(mb);
+	ops->store_close(st);
+}
+END_TEST
+
 /* Files our flag changes write keep Dovecot's letters and table. */
 START_TEST(t_keywords_file)
 {
@@ -813,6 +883,7 @@ maildir_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, t_foreign_import);
+	tcase_add_test(tc, t_sync_stamp);
 	tcase_add_test(tc, t_keywords_file);
 	tcase_add_test(tc, t_notify_drop);
 	tcase_add_test(tc, t_notify_timer);

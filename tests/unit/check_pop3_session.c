@@ -148,11 +148,13 @@ struct job {
 };
 static struct job jobs[16];
 static size_t njobs;
+static size_t nblocking;	/* run_blocking calls, ever */
 
 static int
 f_run_blocking(kurir_cb *work, kurir_cb *done, void *arg)
 {
 	ck_assert_uint_lt(njobs, 16);
+	nblocking++;
 	memset(&jobs[njobs], 0, sizeof(jobs[0]));
 	jobs[njobs].work = work;
 	jobs[njobs].done = done;
@@ -757,6 +759,53 @@ START_TEST(test_in_use_and_drop)
 }
 END_TEST
 
+/* QUIT or a drop with nothing to write (no new \Seen, no DELE) closes
+ * the maildrop at once, without a storage job; the lock is released. */
+START_TEST(test_quit_nothing_to_write)
+{
+	struct kurir_conn *c;
+	size_t before;
+
+	three_messages();
+	fmsgs[0].flags = KURIR_FLAG_SEEN;
+	c = login();
+	expect_prefix(c, "RETR 1\r\n", "+OK 34 octets");
+	expect_prefix(c, "TOP 2 0\r\n", "+OK");
+	before = nblocking;
+	expect(c, "QUIT\r\n",
+	    "+OK kurir POP3 server signing off (0 messages deleted).\r\n");
+	ck_assert(c->closed);
+	ck_assert_uint_eq(nblocking, before);
+	conn_drop(c);
+	ck_assert_uint_eq(fmsgs[1].flags, 0);	/* TOP sets no \Seen */
+
+	c = login();
+	expect(c, "STAT\r\n", "+OK 3 78\r\n");
+	before = nblocking;
+	conn_drop(c);
+	ck_assert_uint_eq(nblocking, before);
+
+	/* DELE then RSET: nothing to write either. */
+	c = login();
+	expect(c, "DELE 2\r\n", "+OK Message 2 deleted.\r\n");
+	expect_prefix(c, "RSET\r\n", "+OK");
+	before = nblocking;
+	expect_prefix(c, "QUIT\r\n", "+OK kurir POP3 server signing off");
+	ck_assert_uint_eq(nblocking, before);
+	conn_drop(c);
+	ck_assert(!fmsgs[1].gone);
+
+	/* A RETR of an unseen message still gets its job. */
+	c = login();
+	expect_prefix(c, "RETR 3\r\n", "+OK 22 octets");
+	before = nblocking;
+	expect_prefix(c, "QUIT\r\n", "+OK kurir POP3 server signing off");
+	ck_assert_uint_eq(nblocking, before + 1);
+	ck_assert_uint_eq(fmsgs[2].flags, KURIR_FLAG_SEEN);
+	conn_drop(c);
+}
+END_TEST
+
 START_TEST(test_stream_paced)
 {
 	struct kurir_conn *c;
@@ -1094,6 +1143,7 @@ pop3_session_suite(void)
 	tcase_add_test(tc, test_transaction);
 	tcase_add_test(tc, test_pipelined_async);
 	tcase_add_test(tc, test_in_use_and_drop);
+	tcase_add_test(tc, test_quit_nothing_to_write);
 	tcase_add_test(tc, test_stream_paced);
 	tcase_add_test(tc, test_errors_and_limits);
 	tcase_add_test(tc, test_plaintext_refused);

@@ -1,10 +1,14 @@
 /*
  * check_throttle.c -- login throttling with an injected clock: growing
  * delays, lockouts and their expiry, the window, exempt networks (v4, v6,
- * v4-mapped) and the table bound.
+ * v4-mapped), the table bound, and the table shared by processes forked
+ * after it was made (the master and its workers).
  */
+#include <sys/wait.h>
+
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -172,6 +176,171 @@ START_TEST(test_bounded)
 }
 END_TEST
 
+/* Runs fn in a child process; its exit status (0: its asserts held). */
+static int
+in_child(void (*fn)(struct throttle *, int), struct throttle *t, int fd)
+{
+	pid_t	pid;
+	int	status;
+
+	if ((pid = fork()) == 0) {
+		fn(t, fd);
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 99;
+}
+
+static void
+child_fails(struct throttle *t, int fd)
+{
+	char	user[32];
+	int	i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(user, sizeof(user), "child%d", i);
+		throttle_fail(t, "192.0.2.77", user, 1000);
+	}
+}
+
+static void
+child_sees_lock(struct throttle *t, int fd)
+{
+	char	c;
+
+	/* wait until the parent, after our fork, has failed 4 times */
+	if (read(fd, &c, 1) != 1)
+		_exit(2);
+	_exit(throttle_check(t, "192.0.2.200", "erin", 1000) == -1 ? 0 : 1);
+}
+
+/* Failures counted in one process are seen by the other, both ways, when
+ * the table was made before the fork. */
+START_TEST(test_shared_fork)
+{
+	struct throttle	*t = throttle_new(&conf);
+	int		 p[2], i;
+	pid_t		 pid;
+	int		 status;
+
+	/* child -> parent: 3 failures there, 3 here make 6: locked */
+	ck_assert_int_eq(in_child(child_fails, t, -1), 0);
+	ck_assert_int_eq(throttle_check(t, "192.0.2.77", NULL, 1000), 0);
+	ck_assert_uint_eq(throttle_count(t), 4);
+	/* the 4th failure of the address waits 8 s, not 1 s */
+	ck_assert_uint_eq(throttle_fail(t, "192.0.2.77", "p1", 1000), 8000);
+	throttle_fail(t, "192.0.2.77", "p2", 1000);
+	ck_assert_int_eq(throttle_check(t, "192.0.2.77", NULL, 1000), 0);
+	throttle_fail(t, "192.0.2.77", "p3", 1000);
+	ck_assert_int_eq(throttle_check(t, "192.0.2.77", NULL, 1000), -1);
+
+	/* parent -> child, with the child already running */
+	ck_assert_int_eq(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		close(p[1]);
+		child_sees_lock(t, p[0]);
+	}
+	ck_assert_int_gt(pid, 0);
+	close(p[0]);
+	for (i = 0; i < 4; i++)
+		throttle_fail(t, NULL, "erin", 1000);
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	close(p[1]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	throttle_free(t);
+}
+END_TEST
+
+static void
+child_hammer(struct throttle *t, int fd)
+{
+	int	i;
+
+	for (i = 0; i < 2000; i++)
+		throttle_fail(t, "198.51.100.99", NULL, 1000);
+}
+
+/* Two processes failing at once lose no count: 2 x 2000 failures lock at
+ * exactly 4001 and not before. */
+START_TEST(test_shared_concurrent)
+{
+	struct throttle_conf	 c = conf;
+	struct throttle		*t;
+	pid_t			 pid;
+	int			 status;
+
+	c.ip_failures = 4001;
+	t = throttle_new(&c);
+	ck_assert_ptr_nonnull(t);
+	if ((pid = fork()) == 0) {
+		child_hammer(t, -1);
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	child_hammer(t, -1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(throttle_check(t, "198.51.100.99", NULL, 1000), 0);
+	throttle_fail(t, "198.51.100.99", NULL, 1000);
+	ck_assert_int_eq(throttle_check(t, "198.51.100.99", NULL, 1000), -1);
+	throttle_free(t);
+}
+END_TEST
+
+/* New limits on the same table keep the counts (a reload); another size
+ * is refused, so the caller makes a new table. */
+START_TEST(test_reconf)
+{
+	struct throttle_conf	 c = conf;
+	struct throttle		*t = throttle_new(&conf);
+
+	ck_assert_uint_eq(throttle_capacity(t), 96);	/* 12 sets of 8 */
+	throttle_fail(t, NULL, "frank", 0);
+	throttle_fail(t, NULL, "frank", 0);
+	c.user_failures = 3;
+	c.delay_ms = 100;
+	ck_assert_int_eq(throttle_reconf(t, &c), 0);
+	ck_assert_uint_eq(throttle_fail(t, NULL, "frank", 0), 400);
+	ck_assert_int_eq(throttle_check(t, NULL, "frank", 0), -1);
+	c.max_entries = 1000;
+	ck_assert_int_eq(throttle_reconf(t, &c), -1);
+	ck_assert_int_eq(throttle_check(t, NULL, "frank", 0), -1);
+	c.max_entries = 97;		/* still 12 sets of 8 */
+	ck_assert_int_eq(throttle_reconf(t, &c), 0);
+	c.max_entries = (size_t)THROTTLE_MAX_ENTRIES * 4;
+	throttle_free(t);
+	t = throttle_new(&c);
+	ck_assert_uint_eq(throttle_capacity(t), THROTTLE_MAX_ENTRIES);
+	throttle_free(t);
+}
+END_TEST
+
+/* A full set gives up an unlocked entry before a locked one. */
+START_TEST(test_lock_survives_flood)
+{
+	struct throttle_conf	 c = conf;
+	struct throttle		*t;
+	char			 user[32];
+	int			 i;
+
+	c.max_entries = 8;		/* one set */
+	t = throttle_new(&c);
+	for (i = 0; i < 4; i++)
+		throttle_fail(t, NULL, "grace", 0);
+	ck_assert_int_eq(throttle_check(t, NULL, "grace", 0), -1);
+	for (i = 0; i < 500; i++) {
+		snprintf(user, sizeof(user), "flood%d", i);
+		throttle_fail(t, NULL, user, 0);
+	}
+	ck_assert_uint_eq(throttle_count(t), 8);
+	ck_assert_int_eq(throttle_check(t, NULL, "grace", 0), -1);
+	throttle_free(t);
+}
+END_TEST
+
 static Suite *
 throttle_suite(void)
 {
@@ -185,6 +354,10 @@ throttle_suite(void)
 	tcase_add_test(tc, test_exempt);
 	tcase_add_test(tc, test_cidr);
 	tcase_add_test(tc, test_bounded);
+	tcase_add_test(tc, test_shared_fork);
+	tcase_add_test(tc, test_shared_concurrent);
+	tcase_add_test(tc, test_reconf);
+	tcase_add_test(tc, test_lock_survives_flood);
 	suite_add_tcase(s, tc);
 	return s;
 }
