@@ -18,6 +18,7 @@
 #include "login.h"
 #include "module.h"
 #include "queue.h"
+#include "watch.h"
 
 static void
 api_log(struct kurir_module *mod, int level, const char *fmt, ...)
@@ -161,6 +162,9 @@ static const struct kurir_core_api core_api = {
 	.queue_close = queue_close,
 	/* ABI 1.0, queue (two-phase) */
 	.queue_prepare = queue_prepare,
+	/* ABI 1.0, watch_path (core/watch.c) */
+	.watch_path = watch_add,
+	.watch_path_del = watch_del,
 };
 
 const struct kurir_core_api *

@@ -55,6 +55,15 @@ struct tshared {
 	struct tslot	slot[];
 };
 
+/* The keys of an address and a user, hashed before the lock is taken;
+ * ipk/userk NULL for one not given. */
+struct tkeys {
+	uint8_t		 ip[THROTTLE_DIGEST];
+	uint8_t		 user[THROTTLE_DIGEST];
+	const uint8_t	*ipk;
+	const uint8_t	*userk;
+};
+
 struct tnet {
 	int		family;
 	uint8_t		addr[16];
@@ -174,6 +183,12 @@ tunlock(struct tshared *sh)
 	pthread_mutex_unlock(&sh->mu);
 }
 
+void
+throttle_lock_hold(struct throttle *t)
+{
+	tlock(t->sh);
+}
+
 size_t
 throttle_count(const struct throttle *t)
 {
@@ -241,25 +256,23 @@ set_victim(struct tslot *set, uint64_t ways, uint64_t now)
 	return best != NULL ? best : any;
 }
 
-/* The entry for kind and name (lock held), created when create is set;
+/* The entry for a key_digest() (lock held), created when create is set;
  * an entry whose lockout is over, or whose last failure left the window,
- * starts again from zero. */
+ * starts again from zero.  NULL key: no entry. */
 static struct tslot *
-entry_get(struct throttle *t, char kind, const char *name, uint64_t now,
-    int create)
+entry_get(struct throttle *t, const uint8_t *key, uint64_t now, int create)
 {
 	struct tshared	*sh = t->sh;
 	struct tslot	*set, *e = NULL;
-	uint8_t		 key[THROTTLE_DIGEST];
 	uint64_t	 h, i;
 
-	if (key_digest(sh, kind, name, key) == -1)
+	if (key == NULL)
 		return NULL;
 	memcpy(&h, key, sizeof(h));
 	set = &sh->slot[(h % sh->nsets) * sh->ways];
 	for (i = 0; i < sh->ways; i++)
 		if (set[i].seen != 0 && memcmp(set[i].key, key,
-		    sizeof(key)) == 0) {
+		    THROTTLE_DIGEST) == 0) {
 			e = &set[i];
 			break;
 		}
@@ -284,26 +297,35 @@ entry_get(struct throttle *t, char kind, const char *name, uint64_t now,
 	else
 		sh->count++;
 	memset(e, 0, sizeof(*e));
-	memcpy(e->key, key, sizeof(key));
+	memcpy(e->key, key, THROTTLE_DIGEST);
 	e->last_ms = now;
 	e->seen = ++sh->tick;
 	return e;
+}
+
+static void
+keys_make(const struct throttle *t, const char *ip, const char *user,
+    struct tkeys *k)
+{
+	k->ipk = ip != NULL && key_digest(t->sh, 'i', ip, k->ip) == 0 ?
+	    k->ip : NULL;
+	k->userk = user != NULL && *user != '\0' &&
+	    key_digest(t->sh, 'u', user, k->user) == 0 ? k->user : NULL;
 }
 
 int
 throttle_check(struct throttle *t, const char *ip, const char *user,
     uint64_t now_ms)
 {
-	int	rc = 0;
+	struct tkeys	k;
+	int		rc = 0;
 
 	if (ip != NULL && throttle_is_exempt(t, ip))
 		return 0;
+	keys_make(t, ip, user, &k);
 	tlock(t->sh);
-	if (ip != NULL && slot_locked(entry_get(t, 'i', ip, now_ms, 0),
-	    now_ms))
-		rc = -1;
-	else if (user != NULL && slot_locked(entry_get(t, 'u', user, now_ms,
-	    0), now_ms))
+	if (slot_locked(entry_get(t, k.ipk, now_ms, 0), now_ms) ||
+	    slot_locked(entry_get(t, k.userk, now_ms, 0), now_ms))
 		rc = -1;
 	tunlock(t->sh);
 	return rc;
@@ -327,22 +349,21 @@ uint64_t
 throttle_fail(struct throttle *t, const char *ip, const char *user,
     uint64_t now_ms)
 {
-	uint32_t	n = 0, m;
+	struct tkeys	k;
+	uint32_t	n, m;
 	uint64_t	delay;
 
 	if (ip != NULL && throttle_is_exempt(t, ip))
 		return 0;
+	keys_make(t, ip, user, &k);
 	tlock(t->sh);
-	if (ip != NULL)
-		n = entry_fail(t, entry_get(t, 'i', ip, now_ms, 1),
-		    t->conf.ip_failures, now_ms);
-	if (user != NULL && *user != '\0') {
-		m = entry_fail(t, entry_get(t, 'u', user, now_ms, 1),
-		    t->conf.user_failures, now_ms);
-		if (m > n)
-			n = m;
-	}
+	n = entry_fail(t, entry_get(t, k.ipk, now_ms, 1),
+	    t->conf.ip_failures, now_ms);
+	m = entry_fail(t, entry_get(t, k.userk, now_ms, 1),
+	    t->conf.user_failures, now_ms);
 	tunlock(t->sh);
+	if (m > n)
+		n = m;
 	/* delay * 2^(n-1), capped */
 	delay = t->conf.delay_ms;
 	while (n > 1 && delay < t->conf.delay_max_ms) {
@@ -358,12 +379,14 @@ void
 throttle_success(struct throttle *t, const char *ip, const char *user,
     uint64_t now_ms)
 {
+	struct tkeys	 k;
 	struct tslot	*e;
 
-	if (user == NULL)
+	keys_make(t, NULL, user, &k);
+	if (k.userk == NULL)
 		return;
 	tlock(t->sh);
-	if ((e = entry_get(t, 'u', user, now_ms, 0)) != NULL) {
+	if ((e = entry_get(t, k.userk, now_ms, 0)) != NULL) {
 		memset(e, 0, sizeof(*e));
 		t->sh->count--;
 	}

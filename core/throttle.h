@@ -61,6 +61,10 @@ void		 throttle_success(struct throttle *t, const char *ip,
 size_t		 throttle_count(const struct throttle *t);
 size_t		 throttle_capacity(const struct throttle *t);
 
+/* Tests only: take the table's lock and keep it, as a worker that dies
+ * inside an update would. */
+void		 throttle_lock_hold(struct throttle *t);
+
 /* One CIDR entry matcher, shared with tests: 1 if ip is in net. */
 int		 throttle_cidr_match(const char *cidr, const char *ip);
 

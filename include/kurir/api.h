@@ -45,6 +45,7 @@
 struct kurir_conn;		/* a client connection, owned by the core */
 struct kurir_timer;		/* a one-shot timer */
 struct kurir_watch;		/* an fd watched for readability */
+struct kurir_pathwatch;		/* a path watched for changes */
 struct kurir_sasl;		/* a SASL exchange in progress */
 struct kurir_storage_ops;	/* kurir/storage.h */
 struct kurir_auth_ops;		/* kurir/auth.h */
@@ -56,6 +57,14 @@ typedef void kurir_sasl_cb(void *arg, int status, const char *text);
 /* One target of a recipient: a local user (is_local = 1, canonical
  * user@domain) or a remote address (is_local = 0). Return 0 to go on. */
 typedef int kurir_rcpt_cb(void *arg, const char *address, int is_local);
+
+/* Kinds of change reported by watch_path() (ABI 1.0, watch_path).  The
+ * path itself being deleted or renamed away is always reported. */
+#define KURIR_PATH_MODIFY	0x01u	/* a file's content or attributes */
+#define KURIR_PATH_CREATE	0x02u	/* an entry created in a directory */
+#define KURIR_PATH_DELETE	0x04u	/* an entry removed from a directory */
+#define KURIR_PATH_MOVED_IN	0x08u	/* an entry renamed into a directory */
+#define KURIR_PATH_MOVED_OUT	0x10u	/* an entry renamed out of it */
 
 #define KURIR_PRINTF(f, a)	__attribute__((format(printf, f, a)))
 
@@ -285,6 +294,22 @@ struct kurir_core_api {
 	 * producer died is deleted by the next queue_scan: no 250 was
 	 * given for it, so its client sends the message again. */
 	int	 (*queue_prepare)(struct kurir_queue *q);
+
+	/* ---- ABI 1.0, watch_path -----------------------------------
+	 * Change notification for files and directories, shared by every
+	 * module of the process: one inotify instance per worker, one
+	 * kernel watch per path however many callers watch it, and polling
+	 * every 500 ms for a path the kernel cannot watch (its per-user
+	 * inotify limits reached, or the path missing).  cb(arg) runs on
+	 * the event loop after a change of the kinds in `events`
+	 * (KURIR_PATH_*), made by this or any other process; changes may be
+	 * folded into one call and calls may be spurious, so the callee
+	 * re-reads what it cares about.  watch_path_del() stops it and is
+	 * safe inside any watch callback.  NULL: bad argument or no memory.
+	 * Loop thread only. */
+	struct kurir_pathwatch *(*watch_path)(const char *path,
+		    uint32_t events, kurir_cb *cb, void *arg);
+	void	 (*watch_path_del)(struct kurir_pathwatch *w);
 };
 
 #endif /* KURIR_API_H */

@@ -26,10 +26,21 @@
  * Reading a message: msg_read() copies a byte range into the caller's
  * buffer, so no backend ever has to hold a whole message in memory.
  *
- * Change notification: notify_fd() gives a descriptor that becomes
- * readable when any process changes the mailbox (new mail, flags,
- * expunge).  Watch it with api->watch_fd(); on wakeup call
- * notify_clear(), then mailbox_sync() and changes_since().
+ * Change notification: after notify_set(mb, cb, arg), cb(arg) runs on
+ * the event loop when any process changes the mailbox (new mail, flags,
+ * expunge); the caller then calls mailbox_sync() and changes_since().
+ * Calls may be spurious, or several changes folded into one.  Backends
+ * build it on api->watch_path(), which keeps one inotify instance per
+ * worker process and polls when the kernel's limits are reached, so a
+ * backend has no fallback of its own.  notify_set() and the callback
+ * are loop-thread only; a NULL cb, or mailbox_close(), stops the calls.
+ *
+ * The older notify_fd() gives a descriptor that becomes readable on a
+ * change: watch it with api->watch_fd(); on wakeup call notify_clear(),
+ * then sync.  It costs a descriptor per mailbox handle; it stays for
+ * callers built before notify_set() (the in-tree backends implement it
+ * as an eventfd over the same path watches).  New callers use
+ * notify_set() when KURIR_HAS(ops, notify_set) and it is not NULL.
  */
 #ifndef KURIR_STORAGE_H
 #define KURIR_STORAGE_H
@@ -106,6 +117,8 @@ typedef int kurir_mbx_list_cb(void *arg, const char *name, uint32_t attrs);
 typedef int kurir_msg_cb(void *arg, const struct kurir_msg *m);
 typedef int kurir_uid_cb(void *arg, uint32_t uid);
 typedef int kurir_uid_map_cb(void *arg, uint32_t src_uid, uint32_t dst_uid);
+/* notify_set(): the mailbox may have changed. */
+typedef void kurir_mbx_notify_cb(void *arg);
 
 struct kurir_storage_ops {
 	uint32_t	 size;		/* sizeof(struct kurir_storage_ops) */
@@ -231,6 +244,14 @@ struct kurir_storage_ops {
 		    uint32_t *first_r);
 	int	 (*recent_count)(struct kurir_store *st, const char *name,
 		    uint32_t *recent_r);
+
+	/* ---- appended: notify_set ------------------------------------ */
+
+	/* Change notification by callback (see the top of this file);
+	 * replaces a previous cb, NULL stops.  KURIR_E_UNSUPPORTED when
+	 * the backend or the core cannot: the caller polls. */
+	int	 (*notify_set)(struct kurir_mailbox *mb,
+		    kurir_mbx_notify_cb *cb, void *arg);
 };
 
 #endif /* KURIR_STORAGE_H */

@@ -167,6 +167,8 @@ void	 imap_cmd_search(struct imap_sess *s, struct imap_arg *a);
 void	 imap_cmd_idle(struct imap_sess *s, struct imap_arg *a);
 void	 imap_idle_line(struct imap_sess *s, const char *line, size_t len);
 void	 imap_idle_stop(struct imap_sess *s);
+/* The backend offers notify_set() (else notify_fd() or polling). */
+int	 imap_notify_set_ok(const struct kurir_storage_ops *st);
 
 /* ---- mailbox names (imap_utf7.h; argument in imap_cmd_mbox.c) ---- */
 /* The mailbox argument of a command, decoded; sends BAD and returns -1

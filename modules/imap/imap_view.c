@@ -192,7 +192,8 @@ imap_view_open(struct imap_sess *s, const char *name, int readonly,
 	v->exists_sent = v->count;
 	imap_view_claim_recent(v);
 	v->recent_sent = v->recent;
-	if (st->notify_fd != NULL)
+	/* a descriptor only for backends without notify_set() (IDLE) */
+	if (!imap_notify_set_ok(st) && st->notify_fd != NULL)
 		v->notify_fd = st->notify_fd(v->mb);
 	*v_r = v;
 	return KURIR_OK;

@@ -115,6 +115,7 @@ static const struct kurir_storage_ops lmdb_ops = {
 	.deliver_abort = lmdbst_deliver_abort,
 	.recent_claim = lmdbst_recent_claim,
 	.recent_count = lmdbst_recent_count,
+	.notify_set = lmdbst_notify_set,
 };
 
 static const struct kurir_module_desc lmdb_desc = {

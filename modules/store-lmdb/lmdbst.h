@@ -25,8 +25,9 @@
  * Bodies live in blobs referenced by messages, so COPY shares them.
  *
  * Change notification: a writer touches STATE/.../notify/<mailbox id>
- * after each commit; notify_fd() is an inotify descriptor on that file,
- * so sessions in any process wake up.
+ * after each commit; notify_set() watches that file through the core's
+ * api->watch_path() (one inotify instance per process), so sessions in
+ * any process wake up.
  */
 #ifndef LMDBST_H
 #define LMDBST_H
@@ -55,8 +56,6 @@
  * in memory, so no transaction may carry a whole big message. */
 #define LMDBST_STAGE_MIN	(4ull << 20)
 #define LMDBST_STAGE_STEP	(4ull << 20)
-/* Period of the notify_fd() timer used when inotify is exhausted. */
-#define LMDBST_NOTIFY_POLL_MS	500
 
 /* Settings, read once at init from the configuration. */
 struct lmdbst_conf {
@@ -157,7 +156,9 @@ struct kurir_mailbox {
 	uint32_t	 id;
 	uint32_t	 uidvalidity;
 	uint32_t	 snap_uidnext;	/* msg_list shows uids below this */
-	int		 ifd;		/* inotify, -1 until notify_fd() */
+	int		 efd;		/* notify_fd(): eventfd, or -1 */
+	struct kurir_pathwatch *fdw;	/* the watch writing to efd */
+	struct kurir_pathwatch *nw;	/* notify_set()'s watch */
 	/* cache_set() blobs not yet written: cache writes are batched
 	 * (one durable commit per LMDBST_CPEND of them, or at the next
 	 * write, sync or close) since losing one only costs a re-parse. */
@@ -306,7 +307,7 @@ void	 lmdbst_uids_free(struct lmdbst_uids *u);
 int	 lmdbst_expunge_one(struct lmdbst_env *e, uint32_t id, uint32_t uid);
 
 /* lmdbst_notify.c */
-int	 lmdbst_notify_timer(void);
+void	 lmdbst_notify_close(struct kurir_mailbox *mb);
 
 /* lmdbst_cache.c */
 int	 lmdbst_cache_flush(struct kurir_mailbox *mb);
@@ -367,6 +368,8 @@ int	 lmdbst_cache_set(struct kurir_mailbox *mb, uint32_t uid,
 	    const void *blob, size_t len);
 int	 lmdbst_notify_fd(struct kurir_mailbox *mb);
 void	 lmdbst_notify_clear(struct kurir_mailbox *mb);
+int	 lmdbst_notify_set(struct kurir_mailbox *mb, kurir_mbx_notify_cb *cb,
+	    void *arg);
 int	 lmdbst_append_begin(struct kurir_store *st, const char *mailbox,
 	    uint32_t flags, const char *keywords, int64_t internal_date,
 	    struct kurir_append **ap_r);

@@ -604,7 +604,7 @@ lmdbst_mailbox_open(struct kurir_store *st, const char *name,
 	mb->id = id;
 	mb->uidvalidity = m.uidvalidity;
 	mb->snap_uidnext = m.uidnext;
-	mb->ifd = -1;
+	mb->efd = -1;
 	*mb_r = mb;
 	return KURIR_OK;
 }
@@ -615,8 +615,7 @@ lmdbst_mailbox_close(struct kurir_mailbox *mb)
 	if (mb == NULL)
 		return;
 	(void)lmdbst_cache_flush(mb);
-	if (mb->ifd != -1)
-		close(mb->ifd);
+	lmdbst_notify_close(mb);
 	free(mb->cpend);
 	free(mb);
 }

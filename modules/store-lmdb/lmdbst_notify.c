@@ -1,93 +1,108 @@
 /*
- * lmdbst_notify.c -- change notification for IDLE: an inotify
- * descriptor on the mailbox's STATE/.../notify/<id> file, which every
- * writer (any process) rewrites after its commit.  Readable within
- * milliseconds of another process's change.
+ * lmdbst_notify.c -- change notification for IDLE.  Every writer (any
+ * process) rewrites the mailbox's STATE/.../notify/<id> file after its
+ * commit (lmdbst_notify_touch); the reader watches that file through the
+ * core's api->watch_path(), which keeps one inotify instance per worker
+ * and one kernel watch per file however many handles watch it, and
+ * polls when the kernel's limits are reached.
  *
- * inotify instances are few (fs.inotify.max_user_instances, 128 by
- * default, for all processes of the user): when none is left the
- * descriptor is a timer that fires every LMDBST_NOTIFY_POLL_MS instead,
- * so a session in IDLE still learns of changes within one second, at
- * the cost of a sync per tick.
+ * notify_set() hands the caller's callback to the core directly.  The
+ * older notify_fd() is an eventfd the same kind of watch writes to.
  */
-#include <sys/inotify.h>
-#include <sys/timerfd.h>
+#include <sys/eventfd.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "lmdbst.h"
 
-/* A descriptor readable every LMDBST_NOTIFY_POLL_MS; -1 on failure. */
-int
-lmdbst_notify_timer(void)
+static int
+have_watch(void)
 {
-	struct itimerspec its;
-	int fd;
-
-	if ((fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
-	    TFD_CLOEXEC)) == -1)
-		return -1;
-	its.it_interval.tv_sec = 0;
-	its.it_interval.tv_nsec = LMDBST_NOTIFY_POLL_MS * 1000000L;
-	its.it_value = its.it_interval;
-	if (timerfd_settime(fd, 0, &its, NULL) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return KURIR_HAS(lmdbst_api, watch_path_del) &&
+	    lmdbst_api->watch_path != NULL &&
+	    lmdbst_api->watch_path_del != NULL;
 }
 
-static int
-notify_fallback(const char *what)
+static struct kurir_pathwatch *
+watch_file(struct kurir_mailbox *mb, kurir_cb *cb, void *arg)
 {
-	static int warned;
+	char path[2100];
+	int fd;
 
-	if (!warned) {
-		warned = 1;
-		LMDBST_LOG(KURIR_LOG_WARNING, "%s: %s; change notification "
-		    "falls back to polling every %d ms (raise "
-		    "fs.inotify.max_user_instances)", what, strerror(errno),
-		    LMDBST_NOTIFY_POLL_MS);
+	if (lmdbst_notify_path(mb->st->e, mb->id, path, sizeof(path)) != 0)
+		return NULL;
+	/* a mailbox nobody wrote to since the upgrade has none yet */
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1)
+		return NULL;
+	close(fd);
+	return lmdbst_api->watch_path(path, KURIR_PATH_MODIFY, cb, arg);
+}
+
+int
+lmdbst_notify_set(struct kurir_mailbox *mb, kurir_mbx_notify_cb *cb,
+    void *arg)
+{
+	if (mb->nw != NULL) {
+		lmdbst_api->watch_path_del(mb->nw);
+		mb->nw = NULL;
 	}
-	return lmdbst_notify_timer();
+	if (cb == NULL)
+		return KURIR_OK;
+	if (!have_watch())
+		return KURIR_E_UNSUPPORTED;
+	if ((mb->nw = watch_file(mb, cb, arg)) == NULL)
+		return KURIR_E_TEMPFAIL;
+	return KURIR_OK;
+}
+
+static void
+efd_wake(void *arg)
+{
+	struct kurir_mailbox *mb = arg;
+	uint64_t one = 1;
+
+	(void)write(mb->efd, &one, sizeof(one));
 }
 
 int
 lmdbst_notify_fd(struct kurir_mailbox *mb)
 {
-	char path[2100];
-	int fd;
-
-	if (mb->ifd != -1)
-		return mb->ifd;
-	if (lmdbst_notify_path(mb->st->e, mb->id, path, sizeof(path)) != 0)
+	if (mb->efd != -1)
+		return mb->efd;
+	if (!have_watch())
 		return -1;
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1)
+	if ((mb->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		return -1;
-	close(fd);
-	if ((mb->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
-		return mb->ifd = notify_fallback("inotify_init1");
-	if (inotify_add_watch(mb->ifd, path, IN_MODIFY | IN_ATTRIB |
-	    IN_DELETE_SELF) == -1) {
-		close(mb->ifd);
-		mb->ifd = notify_fallback("inotify_add_watch");
+	if ((mb->fdw = watch_file(mb, efd_wake, mb)) == NULL) {
+		close(mb->efd);
+		mb->efd = -1;
 	}
-	return mb->ifd;
+	return mb->efd;
 }
 
 void
 lmdbst_notify_clear(struct kurir_mailbox *mb)
 {
-	char buf[4096];
-	ssize_t n;
+	uint64_t n;
 
-	if (mb->ifd == -1)
-		return;
-	do {
-		n = read(mb->ifd, buf, sizeof(buf));
-	} while (n > 0 || (n == -1 && errno == EINTR));
+	if (mb->efd != -1)
+		(void)read(mb->efd, &n, sizeof(n));
+}
+
+/* mailbox_close(): no more calls, no descriptor. */
+void
+lmdbst_notify_close(struct kurir_mailbox *mb)
+{
+	if (mb->nw != NULL)
+		lmdbst_api->watch_path_del(mb->nw);
+	if (mb->fdw != NULL)
+		lmdbst_api->watch_path_del(mb->fdw);
+	if (mb->efd != -1)
+		close(mb->efd);
+	mb->nw = mb->fdw = NULL;
+	mb->efd = -1;
 }

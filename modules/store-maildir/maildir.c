@@ -114,6 +114,7 @@ static const struct kurir_storage_ops md_ops = {
 	.deliver_abort = md_deliver_abort,
 	.recent_claim = md_recent_claim,
 	.recent_count = md_recent_count,
+	.notify_set = md_notify_set,
 };
 
 static const struct kurir_module_desc md_desc = {

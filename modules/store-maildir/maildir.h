@@ -110,6 +110,9 @@ struct kurir_store {
 	uint64_t	 quota_messages;
 };
 
+/* Watched per mailbox for change notification: new/, cur/, the folder. */
+#define MD_NOTIFY_PATHS	3
+
 /* What a folder's directories and uidlist looked like at the last full
  * sync, so that a sync finding them unchanged can skip the scan. */
 struct md_stamp {
@@ -123,7 +126,9 @@ struct kurir_mailbox {
 	char		*name;		/* storage name */
 	struct md_index	 idx;		/* the snapshot */
 	struct md_stamp	 stamp;		/* of the last full sync */
-	int		 ifd;		/* inotify, -1 until asked */
+	int		 efd;		/* notify_fd(): eventfd, or -1 */
+	struct kurir_pathwatch *fdw[MD_NOTIFY_PATHS];	/* writing to efd */
+	struct kurir_pathwatch *nw[MD_NOTIFY_PATHS];	/* notify_set()'s */
 	int		 rfd;		/* last message opened for reading */
 	uint32_t	 rfd_uid;
 	uint64_t	 rfd_size;	/* its size as the index knows it */
@@ -240,11 +245,11 @@ int	 md_changes_since(struct kurir_mailbox *, uint64_t, kurir_msg_cb *,
 int	 md_cache_get(struct kurir_mailbox *, uint32_t, void *, size_t,
 	    size_t *);
 int	 md_cache_set(struct kurir_mailbox *, uint32_t, const void *, size_t);
-/* Period of the notify_fd() timer used when inotify is exhausted. */
-#define MD_NOTIFY_POLL_MS	500
-int	 md_notify_timer(void);
+/* maildir_notify.c */
+int	 md_notify_set(struct kurir_mailbox *, kurir_mbx_notify_cb *, void *);
 int	 md_notify_fd(struct kurir_mailbox *);
 void	 md_notify_clear(struct kurir_mailbox *);
+void	 md_notify_close(struct kurir_mailbox *);
 int	 md_uid_in_set(uint32_t uid, const struct kurir_uid_range *set,
 	    size_t nset);
 

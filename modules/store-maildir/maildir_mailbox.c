@@ -1,7 +1,7 @@
 /*
  * maildir_mailbox.c -- an open folder: its snapshot (the index as of the
  * last sync), listing, reading by byte range, changes_since, the cache
- * blobs and change notification.
+ * blobs (change notification: maildir_notify.c).
  *
  * msg_read() uses pread(2) on the message file and keeps the last file
  * open, so a client fetching a message in chunks opens it once.  Files
@@ -10,15 +10,9 @@
  * reaches the size the index knows ends the message without a second
  * pread(2) to see EOF.  When another program renamed the file (flags) it
  * is found again by base name.
- *
- * notify_fd() is an inotify descriptor on new/, cur/ and the folder
- * directory (where kurir-uidlist is replaced): new mail, flag renames and
- * expunges by any process, kurir or not, make it readable.
  */
 #include "autoconf.h"
 
-#include <sys/inotify.h>
-#include <sys/timerfd.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -41,7 +35,7 @@ md_mailbox_open(struct kurir_store *st, const char *name,
 	if ((mb = calloc(1, sizeof(*mb))) == NULL)
 		return KURIR_E_NOMEM;
 	mb->st = st;
-	mb->ifd = -1;
+	mb->efd = -1;
 	mb->rfd = -1;
 	mb->subfd[0] = mb->subfd[1] = -1;
 	md_index_init(&mb->idx);
@@ -67,8 +61,7 @@ md_mailbox_close(struct kurir_mailbox *mb)
 {
 	if (mb == NULL)
 		return;
-	if (mb->ifd != -1)
-		close(mb->ifd);
+	md_notify_close(mb);
 	if (mb->rfd != -1)
 		close(mb->rfd);
 	if (mb->subfd[0] != -1)
@@ -368,82 +361,4 @@ md_cache_set(struct kurir_mailbox *mb, uint32_t uid, const void *blob,
 	if (md_write_file(dir, name, blob, len, 0) == -1)
 		return md_errno(errno);
 	return KURIR_OK;
-}
-
-/* A descriptor readable every MD_NOTIFY_POLL_MS; -1 on failure. */
-int
-md_notify_timer(void)
-{
-	struct itimerspec its;
-	int fd;
-
-	if ((fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
-	    TFD_CLOEXEC)) == -1)
-		return -1;
-	its.it_interval.tv_sec = 0;
-	its.it_interval.tv_nsec = MD_NOTIFY_POLL_MS * 1000000L;
-	its.it_value = its.it_interval;
-	if (timerfd_settime(fd, 0, &its, NULL) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* inotify instances and watches are few (fs.inotify.max_user_*, for all
- * processes of the user): without one, poll by timer so IDLE still
- * hears of changes within a second. */
-static int
-notify_fallback(const char *what)
-{
-	static int warned;
-
-	if (!warned) {
-		warned = 1;
-		md_log(KURIR_LOG_WARNING, "%s: %s; change notification falls "
-		    "back to polling every %d ms (raise "
-		    "fs.inotify.max_user_instances)", what, strerror(errno),
-		    MD_NOTIFY_POLL_MS);
-	}
-	return md_notify_timer();
-}
-
-int
-md_notify_fd(struct kurir_mailbox *mb)
-{
-	static const char *const subs[] = { "new", "cur", NULL };
-	char		 path[4096];
-	uint32_t	 mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM |
-			    IN_MOVED_TO | IN_ONLYDIR;
-	size_t		 i;
-
-	if (mb->ifd != -1)
-		return mb->ifd;
-	if ((mb->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
-		return mb->ifd = notify_fallback("inotify_init1");
-	for (i = 0; i < 3; i++) {
-		if (subs[i] != NULL)
-			snprintf(path, sizeof(path), "%s/%s", mb->dir,
-			    subs[i]);
-		else
-			snprintf(path, sizeof(path), "%s", mb->dir);
-		/* the folder itself: only kurir-uidlist being replaced */
-		if (inotify_add_watch(mb->ifd, path, subs[i] != NULL ? mask :
-		    IN_MOVED_TO | IN_ONLYDIR) == -1) {
-			close(mb->ifd);
-			return mb->ifd = notify_fallback("inotify_add_watch");
-		}
-	}
-	return mb->ifd;
-}
-
-void
-md_notify_clear(struct kurir_mailbox *mb)
-{
-	char	 buf[4096];
-
-	if (mb->ifd == -1)
-		return;
-	while (read(mb->ifd, buf, sizeof(buf)) > 0)
-		;
 }

@@ -171,27 +171,6 @@ START_TEST(t_commit_and_overquota)
 }
 END_TEST
 
-/* The fallback when inotify is exhausted: readable within a second,
- * quiet again after a clear. */
-START_TEST(t_notify_timer)
-{
-	struct pollfd pfd;
-	char buf[64];
-	int fd;
-
-	fd = lmdbst_notify_timer();
-	ck_assert_int_ge(fd, 0);
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	ck_assert_int_eq(poll(&pfd, 1, 1000), 1);
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
-	ck_assert_int_eq(poll(&pfd, 1, 1000), 1);
-	close(fd);
-}
-END_TEST
-
 int
 main(void)
 {
@@ -205,7 +184,6 @@ main(void)
 	tcase_add_test(tc, t_dead_owner_swept);
 	tcase_add_test(tc, t_live_owner_kept);
 	tcase_add_test(tc, t_commit_and_overquota);
-	tcase_add_test(tc, t_notify_timer);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -4,7 +4,8 @@
  * and serving a Maildir written by another program (UIDs on first sight,
  * stable across reopen, outside flag changes and deletes, inotify).
  * The module's sources are linked in; the ops are reached through the
- * descriptor like the core does, without a core (md_api stays NULL).
+ * descriptor like the core does, without a core (md_api stays NULL),
+ * except for change notification, which runs on the core's watch service.
  */
 #include "autoconf.h"
 
@@ -26,6 +27,8 @@
 #include <kurir/storage.h>
 
 #include "maildir.h"
+#include "ev.h"
+#include "watch.h"
 
 const struct kurir_module_desc *maildir_LTX_kurir_module_entry(void);
 
@@ -735,46 +738,72 @@ START_TEST(t_keywords_file)
 }
 END_TEST
 
-/* A file dropped into new/ by another program wakes notify_fd. */
-/* The fallback when inotify is exhausted: readable within a second,
- * quiet again after a clear. */
-START_TEST(t_notify_timer)
+/* A minimal core for the change notification: the real watch service
+ * (core/watch.c) on the real event loop. */
+static void
+t_log(struct kurir_module *m, int level, const char *fmt, ...)
 {
-	struct pollfd pfd;
-	char buf[64];
-	int fd;
+	(void)m;
+	(void)level;
+	(void)fmt;
+}
 
-	fd = md_notify_timer();
-	ck_assert_int_ge(fd, 0);
+static struct kurir_core_api t_api = {
+	.size = sizeof(struct kurir_core_api),
+	.log = t_log,
+	.watch_path = watch_add,
+	.watch_path_del = watch_del,
+};
+
+static int	 t_woken;
+
+static void
+t_wake(void *arg)
+{
+	t_woken++;
+}
+
+static int
+t_wait(int fd, int ms)
+{
+	struct pollfd	 pfd;
+	uint64_t	 t0 = ev_now_ms();
+
 	pfd.fd = fd;
 	pfd.events = POLLIN;
-	ck_assert_int_eq(poll(&pfd, 1, 1000), 1);
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
-	ck_assert_int_eq(poll(&pfd, 1, 1000), 1);
-	close(fd);
+	while (ev_now_ms() - t0 < (uint64_t)ms) {
+		ev_run_once(ev_default(), 10);
+		if (fd == -1 ? t_woken > 0 : poll(&pfd, 1, 0) == 1)
+			return 1;
+	}
+	return 0;
 }
-END_TEST
 
+/* A file dropped into new/ by another program wakes notify_set() and
+ * notify_fd(); without a core's watch_path both say so. */
 START_TEST(t_notify_drop)
 {
 	struct kurir_store	*st = open_at(scratch);
 	struct kurir_mailbox	*mb;
 	struct kurir_mailbox_status s;
-	struct pollfd		 pfd;
 	char			 from[512], to[512];
 	int			 fd;
 
 	ck_assert_int_eq(ops->mailbox_create(st, "Lists", 0), KURIR_OK);
 	ck_assert_int_eq(ops->mailbox_open(st, "Lists", &mb), KURIR_OK);
+	ck_assert_int_eq(ops->notify_fd(mb), -1);
+	ck_assert_int_eq(ops->notify_set(mb, t_wake, NULL),
+	    KURIR_E_UNSUPPORTED);
+	md_api = &t_api;
 	fd = ops->notify_fd(mb);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(ops->notify_fd(mb), fd);
+	ck_assert_int_eq(ops->notify_set(mb, t_wake, NULL), KURIR_OK);
+	/* three directories, each watched once for both */
+	ck_assert_uint_eq(watch_count_kernel(), 3);
 	ops->notify_clear(mb);
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+	ck_assert_int_eq(t_wait(fd, 50), 0);
+	ck_assert_int_eq(t_woken, 0);
 	/* an MDA: write in tmp/, rename into new/ */
 	snprintf(from, sizeof(from), "%s/.Lists", scratch);
 	put_file(from, "tmp", "1700000500.P9.mda", "hello\n", 1700000500);
@@ -782,13 +811,24 @@ START_TEST(t_notify_drop)
 	    scratch);
 	snprintf(to, sizeof(to), "%s/.Lists/new/1700000500.P9.mda", scratch);
 	ck_assert_int_eq(rename(from, to), 0);
-	ck_assert_int_eq(poll(&pfd, 1, 1000), 1);
+	ck_assert_int_eq(t_wait(-1, 1000), 1);
+	ck_assert_int_eq(t_wait(fd, 1000), 1);
 	ops->notify_clear(mb);
 	ck_assert_int_eq(ops->mailbox_sync(mb, &s), KURIR_OK);
 	ck_assert_uint_eq(s.messages, 1);
 	ck_assert_uint_eq(list_of(mb)->m[0].internal_date, 1700000500);
+	/* stopped: no more calls */
+	ck_assert_int_eq(ops->notify_set(mb, NULL, NULL), KURIR_OK);
+	t_woken = 0;
+	snprintf(from, sizeof(from), "%s/.Lists", scratch);
+	put_file(from, "new", "1700000600.P9.mda", "again\n", 1700000600);
+	ck_assert_int_eq(t_wait(fd, 1000), 1);
+	ck_assert_int_eq(t_woken, 0);
 	ops->mailbox_close(mb);
+	ck_assert_uint_eq(watch_count_kernel(), 0);
 	ops->store_close(st);
+	md_api = NULL;
+	watch_free_all();
 }
 END_TEST
 
@@ -886,7 +926,6 @@ maildir_suite(void)
 	tcase_add_test(tc, t_sync_stamp);
 	tcase_add_test(tc, t_keywords_file);
 	tcase_add_test(tc, t_notify_drop);
-	tcase_add_test(tc, t_notify_timer);
 	tcase_add_test(tc, t_deliver_link_and_tmp);
 	suite_add_tcase(s, tc);
 	return s;

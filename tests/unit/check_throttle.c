@@ -6,6 +6,7 @@
  */
 #include <sys/wait.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -255,6 +256,13 @@ START_TEST(test_shared_fork)
 END_TEST
 
 static void
+hold_and_exit(struct throttle *t, int fd)
+{
+	throttle_lock_hold(t);
+	_exit(0);
+}
+
+static void
 child_hammer(struct throttle *t, int fd)
 {
 	int	i;
@@ -286,6 +294,40 @@ START_TEST(test_shared_concurrent)
 	ck_assert_int_eq(throttle_check(t, "198.51.100.99", NULL, 1000), 0);
 	throttle_fail(t, "198.51.100.99", NULL, 1000);
 	ck_assert_int_eq(throttle_check(t, "198.51.100.99", NULL, 1000), -1);
+	throttle_free(t);
+}
+END_TEST
+
+/* A worker killed while it holds the table's lock does not wedge the
+ * others (robust mutex): a wedge shows as the test's timeout. */
+START_TEST(test_killed_holder)
+{
+	struct throttle	*t = throttle_new(&conf);
+	pid_t		 pid;
+	int		 p[2], status;
+	char		 c;
+
+	throttle_fail(t, NULL, "heidi", 1000);
+	ck_assert_int_eq(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		throttle_lock_hold(t);
+		if (write(p[1], "h", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(read(p[0], &c, 1), 1);		/* it holds it */
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	/* and one that exits holding it */
+	ck_assert_int_eq(in_child(hold_and_exit, t, -1), 0);
+	throttle_fail(t, NULL, "heidi", 1000);
+	throttle_fail(t, NULL, "heidi", 1000);
+	throttle_fail(t, NULL, "heidi", 1000);
+	ck_assert_int_eq(throttle_check(t, NULL, "heidi", 1000), -1);
+	close(p[0]);
+	close(p[1]);
 	throttle_free(t);
 }
 END_TEST
@@ -356,6 +398,7 @@ throttle_suite(void)
 	tcase_add_test(tc, test_bounded);
 	tcase_add_test(tc, test_shared_fork);
 	tcase_add_test(tc, test_shared_concurrent);
+	tcase_add_test(tc, test_killed_holder);
 	tcase_add_test(tc, test_reconf);
 	tcase_add_test(tc, test_lock_survives_flood);
 	suite_add_tcase(s, tc);

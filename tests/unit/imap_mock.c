@@ -1,9 +1,12 @@
 /*
  * imap_mock.c -- the in-memory core used by check_imap_session: a
  * services table with connections as byte buffers, synchronous
- * run_blocking/defer, fd watches polled on request, a fake SASL
+ * run_blocking/defer, fd and path watches (an inotify instance each)
+ * polled on request, timers fired only by that poll, a fake SASL
  * (password "secret"), and the real storage module.
  */
+#include <sys/inotify.h>
+
 #include <dlfcn.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 
 #define MAX_CONF	32
 #define MAX_WATCH	64
+#define MAX_TIMER	64
 
 static struct {
 	const char	*key;
@@ -35,8 +39,17 @@ struct kurir_watch {
 	kurir_fd_cb	*cb;
 	void		*arg;
 	int		 used;
+	kurir_cb	*pcb;		/* a path watch: fd is its inotify */
 };
 static struct kurir_watch watches[MAX_WATCH];
+
+struct kurir_timer {
+	uint64_t	 due;
+	kurir_cb	*cb;
+	void		*arg;
+	int		 used;
+};
+static struct kurir_timer timers[MAX_TIMER];
 
 struct kurir_sasl {
 	struct kurir_conn *c;
@@ -236,17 +249,29 @@ m_id(struct kurir_conn *c)
 	return (uint64_t)(uintptr_t)c;
 }
 
+static uint64_t m_now_ms(void);
+
 static struct kurir_timer *
 m_timer_add(uint64_t ms, kurir_cb *cb, void *arg)
 {
-	static char dummy;
+	size_t i;
 
-	return (struct kurir_timer *)(void *)&dummy;
+	for (i = 0; i < MAX_TIMER; i++)
+		if (!timers[i].used) {
+			timers[i].used = 1;
+			timers[i].due = m_now_ms() + ms;
+			timers[i].cb = cb;
+			timers[i].arg = arg;
+			return &timers[i];
+		}
+	return NULL;
 }
 
 static void
 m_timer_del(struct kurir_timer *t)
 {
+	if (t != NULL)
+		t->used = 0;
 }
 
 static struct kurir_watch *
@@ -269,6 +294,50 @@ static void
 m_watch_del(struct kurir_watch *w)
 {
 	w->used = 0;
+}
+
+/* What the core's watch service does: one inotify instance for all,
+ * a kernel watch per path (the same wd for the same path). */
+static int ino = -1;
+
+static struct kurir_pathwatch *
+m_watch_path(const char *path, uint32_t events, kurir_cb *cb, void *arg)
+{
+	size_t i;
+	int wd;
+
+	if (ino == -1 && (ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		return NULL;
+	if ((wd = inotify_add_watch(ino, path, IN_MODIFY | IN_ATTRIB |
+	    IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+	    IN_DELETE_SELF)) == -1)
+		return NULL;
+	for (i = 0; i < MAX_WATCH; i++)
+		if (!watches[i].used) {
+			watches[i].used = 1;
+			watches[i].fd = wd;
+			watches[i].pcb = cb;
+			watches[i].arg = arg;
+			return (struct kurir_pathwatch *)(void *)&watches[i];
+		}
+	return NULL;
+}
+
+static void
+m_watch_path_del(struct kurir_pathwatch *pw)
+{
+	struct kurir_watch *w = (struct kurir_watch *)(void *)pw;
+	size_t i;
+
+	if (w == NULL)
+		return;
+	w->used = 0;
+	w->pcb = NULL;
+	for (i = 0; i < MAX_WATCH; i++)
+		if (watches[i].used && watches[i].pcb != NULL &&
+		    watches[i].fd == w->fd)
+			return;
+	(void)inotify_rm_watch(ino, w->fd);
 }
 
 static int
@@ -414,6 +483,8 @@ api_fill(void)
 	api.timer_del = m_timer_del;
 	api.watch_fd = m_watch_fd;
 	api.watch_del = m_watch_del;
+	api.watch_path = m_watch_path;
+	api.watch_path_del = m_watch_path_del;
 	api.defer = m_defer;
 	api.run_blocking = m_run_blocking;
 	api.now_ms = m_now_ms;
@@ -465,6 +536,7 @@ mock_setup(const char *storage)
 		return 99;
 	api_fill();
 	memset(watches, 0, sizeof(watches));
+	memset(timers, 0, sizeof(timers));
 	if ((d_store = load(storage, &h_store)) == NULL)
 		return 77;
 	if ((d_imap = load("imap", &h_imap)) == NULL)
@@ -590,24 +662,73 @@ mock_sends(struct kurir_conn *c, const char *str)
 	return mock_send(c, str, strlen(str));
 }
 
+/* The path watches whose wd is in the inotify events read now. */
+static void
+poll_paths(void)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(
+	    struct inotify_event))));
+	const struct inotify_event *ie;
+	int hit[MAX_WATCH];
+	ssize_t n, off;
+	size_t i;
+
+	memset(hit, 0, sizeof(hit));
+	while ((n = read(ino, buf, sizeof(buf))) > 0)
+		for (off = 0; off + (ssize_t)sizeof(*ie) <= n;
+		    off += (ssize_t)sizeof(*ie) + ie->len) {
+			ie = (const struct inotify_event *)(void *)(buf + off);
+			for (i = 0; i < MAX_WATCH; i++)
+				if (watches[i].used && watches[i].pcb != NULL &&
+				    watches[i].fd == ie->wd)
+					hit[i] = 1;
+		}
+	for (i = 0; i < MAX_WATCH; i++)
+		if (hit[i] && watches[i].used && watches[i].pcb != NULL)
+			watches[i].pcb(watches[i].arg);
+}
+
 void
 mock_poll_watches(int timeout_ms)
 {
-	struct pollfd pfd[MAX_WATCH];
+	struct pollfd pfd[MAX_WATCH + 1];
 	size_t idx[MAX_WATCH], n = 0, i;
+	uint64_t now;
+	int fired;
 
 	for (i = 0; i < MAX_WATCH; i++)
-		if (watches[i].used) {
+		if (watches[i].used && watches[i].pcb == NULL) {
 			pfd[n].fd = watches[i].fd;
 			pfd[n].events = POLLIN;
 			idx[n++] = i;
 		}
+	if (ino != -1) {
+		pfd[n].fd = ino;
+		pfd[n].events = POLLIN;
+		idx[n++] = MAX_WATCH;
+	}
 	if (n == 0 || poll(pfd, n, timeout_ms) <= 0)
 		return;
-	for (i = 0; i < n; i++)
-		if ((pfd[i].revents & POLLIN) && watches[idx[i]].used)
+	for (i = 0; i < n; i++) {
+		if (!(pfd[i].revents & POLLIN))
+			continue;
+		if (idx[i] == MAX_WATCH)
+			poll_paths();
+		else if (watches[idx[i]].used)
 			watches[idx[i]].cb(watches[idx[i]].fd,
 			    watches[idx[i]].arg);
+	}
+	/* then the timers that are due, as the loop would */
+	do {
+		fired = 0;
+		now = m_now_ms();
+		for (i = 0; i < MAX_TIMER; i++)
+			if (timers[i].used && timers[i].due <= now) {
+				timers[i].used = 0;
+				timers[i].cb(timers[i].arg);
+				fired = 1;
+			}
+	} while (fired);
 }
 
 size_t
