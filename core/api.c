@@ -165,6 +165,8 @@ static const struct kurir_core_api core_api = {
 	/* ABI 1.0, watch_path (core/watch.c) */
 	.watch_path = watch_add,
 	.watch_path_del = watch_del,
+	/* ABI 1.0, queue (success reports) */
+	.queue_add_delivered = queue_add_delivered,
 };
 
 const struct kurir_core_api *

@@ -13,7 +13,8 @@
 #include "ctl.h"
 #include "queue.h"
 
-static const char *const rcpt_states[] = { "pending", "sent", "failed" };
+static const char *const rcpt_states[] = { "pending", "sent", "failed",
+    "delivered" };
 
 static int
 list_one(void *arg, const char *id, int64_t next_retry, uint32_t hold)

@@ -180,9 +180,9 @@ queue_write(struct kurir_queue *q, const void *buf, size_t len)
 	return KURIR_OK;
 }
 
-int
-queue_add_rcpt(struct kurir_queue *q, const char *rcpt, uint32_t notify,
-    const char *orcpt)
+static int
+add_rcpt(struct kurir_queue *q, const char *rcpt, uint32_t notify,
+    const char *orcpt, uint32_t state)
 {
 	struct kurir_queue_rcpt	*tmp, *r;
 
@@ -197,12 +197,26 @@ queue_add_rcpt(struct kurir_queue *q, const char *rcpt, uint32_t notify,
 	r = &q->env.r[q->env.nr++];
 	memset(r, 0, sizeof(*r));
 	r->size = sizeof(*r);
-	r->state = KURIR_QRCPT_PENDING;
+	r->state = state;
 	r->notify = notify & 0x0fu;
 	snprintf(r->address, sizeof(r->address), "%s", rcpt);
 	if (orcpt != NULL)
 		snprintf(r->orcpt, sizeof(r->orcpt), "%s", orcpt);
 	return KURIR_OK;
+}
+
+int
+queue_add_rcpt(struct kurir_queue *q, const char *rcpt, uint32_t notify,
+    const char *orcpt)
+{
+	return add_rcpt(q, rcpt, notify, orcpt, KURIR_QRCPT_PENDING);
+}
+
+int
+queue_add_delivered(struct kurir_queue *q, const char *rcpt,
+    uint32_t notify, const char *orcpt)
+{
+	return add_rcpt(q, rcpt, notify, orcpt, KURIR_QRCPT_DELIVERED);
 }
 
 static int

@@ -27,6 +27,9 @@ void	queue_abort(struct kurir_queue *q);
 /* Two-phase: durable as ID.prep, unseen by runners, until queue_commit
  * renames it to ID.env.  On failure q stays for queue_abort. */
 int	queue_prepare(struct kurir_queue *q);
+/* A recipient already delivered locally: only its success report is due. */
+int	queue_add_delivered(struct kurir_queue *q, const char *rcpt,
+	    uint32_t notify, const char *orcpt);
 /* Called by queue_scan for each ID.prep: deletes it (and ID.msg) when
  * the process that prepared it is gone. */
 void	queue_prep_recover(const char *dir, const char *id);

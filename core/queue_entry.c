@@ -209,7 +209,9 @@ queue_save(struct kurir_queue_entry *e, int64_t next_retry)
 		if (e->changed[k] && strcmp(disk.r[k].address,
 		    e->env.r[k].address) == 0)
 			disk.r[k] = e->env.r[k];
-		if (disk.r[k].state == KURIR_QRCPT_PENDING)
+		/* a success report still owed keeps the entry too */
+		if (disk.r[k].state == KURIR_QRCPT_PENDING ||
+		    disk.r[k].state == KURIR_QRCPT_DELIVERED)
 			pending++;
 	}
 	disk.info.attempts++;

@@ -111,7 +111,7 @@ env_add_rcpt(struct queue_env *env, char *line)
 	if (*end != ' ')
 		return -1;
 	notify = strtoul(end + 1, &end, 10);
-	if (*end != ' ' || state > KURIR_QRCPT_FAILED)
+	if (*end != ' ' || state > KURIR_QRCPT_DELIVERED)
 		return -1;
 	orcpt = end + 1;
 	if ((addr = strchr(orcpt, ' ')) == NULL)

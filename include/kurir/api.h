@@ -84,6 +84,10 @@ struct kurir_queue_entry;	/* a queued message opened by its runner */
 #define KURIR_QRCPT_PENDING	0u	/* still to deliver */
 #define KURIR_QRCPT_SENT	1u	/* the next hop said 2xx */
 #define KURIR_QRCPT_FAILED	2u	/* permanent failure: bounced */
+#define KURIR_QRCPT_DELIVERED	3u	/* stored locally by the producer;
+					 * the runner owes only its success
+					 * report (NOTIFY=SUCCESS), then
+					 * marks it SENT */
 
 #define KURIR_QID_MAX		32
 #define KURIR_QADDR_MAX		320
@@ -310,6 +314,14 @@ struct kurir_core_api {
 	struct kurir_pathwatch *(*watch_path)(const char *path,
 		    uint32_t events, kurir_cb *cb, void *arg);
 	void	 (*watch_path_del)(struct kurir_pathwatch *w);
+
+	/* ---- ABI 1.0, queue (success reports) ----------------------
+	 * A recipient the producer delivered itself (a local mailbox)
+	 * and that asked for NOTIFY=SUCCESS: it enters the entry as
+	 * KURIR_QRCPT_DELIVERED, so the runner sends the "delivered"
+	 * report (RFC 3464) to the sender. */
+	int	 (*queue_add_delivered)(struct kurir_queue *q,
+		    const char *rcpt, uint32_t notify, const char *orcpt);
 };
 
 #endif /* KURIR_API_H */

@@ -9,6 +9,9 @@
  *  2. Within one major, tables only grow at the END.  Appending a member
  *     to struct kurir_core_api, kurir_module_desc or any *_ops table bumps
  *     KURIR_ABI_MINOR.  Nothing is removed, reordered or retyped.
+ *     Exception: until the first release (kurir 0.x), ABI 1.0 is still
+ *     being filled in; members appended before it are labelled "ABI 1.0,
+ *     <what>" and the minor stays 0.  The first release freezes 1.0.
  *  3. Every table starts with a uint32_t size (sizeof when built).  The
  *     reader of a table checks the size before touching a member that was
  *     appended later: KURIR_HAS(table, member).  A NULL op means

@@ -123,11 +123,15 @@ struct relay_conncache {
  * that domain is free (no thread waits for it). */
 int64_t	 relay_deliver(const char *id, struct relay_conncache *cc,
 	    char *busy) RELAY_HIDDEN;
-/* RFC 3464 report of the failed recipients in res to the sender of e:
+/* RFC 3464 report to the sender of e about the recipients in res:
+ * failed ones (RELAY_DSN_FAILED, for NOTIFY FAILURE or none) or ones
+ * delivered locally (RELAY_DSN_DELIVERED, for NOTIFY=SUCCESS).
  * KURIR_OK once durable (stored locally or queued). */
+#define RELAY_DSN_FAILED	0
+#define RELAY_DSN_DELIVERED	1
 int	 relay_dsn(struct kurir_queue_entry *e,
 	    const struct kurir_queue_info *info,
-	    const struct relay_result *res, size_t n) RELAY_HIDDEN;
+	    const struct relay_result *res, size_t n, int kind) RELAY_HIDDEN;
 
 /* ---- threads (relay_run.c) ------------------------------------------- */
 

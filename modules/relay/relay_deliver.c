@@ -109,6 +109,41 @@ next_retry(uint32_t attempts)
 	return (int64_t)time(NULL) + d;
 }
 
+/* Recipients the producer stored locally and that asked NOTIFY=SUCCESS
+ * (KURIR_QRCPT_DELIVERED): the "delivered" report, then they are done.
+ * If the report cannot be made durable now they stay, for the next
+ * attempt.  res has room for every recipient. */
+static int
+success_reports(struct kurir_queue_entry *e,
+    const struct kurir_queue_info *info, struct relay_result *res)
+{
+	struct kurir_queue_rcpt	r;
+	size_t			i, n = 0;
+	int			rc;
+
+	for (i = 0; i < info->nrcpt; i++) {
+		r.size = sizeof(r);
+		if (relay_api->queue_rcpt(e, (uint32_t)i, &r) != KURIR_OK ||
+		    r.state != KURIR_QRCPT_DELIVERED)
+			continue;
+		memset(&res[n], 0, sizeof(res[n]));
+		res[n].idx = (uint32_t)i;
+		res[n].code = 250;
+		snprintf(res[n].text, sizeof(res[n].text), "delivered to "
+		    "mailbox");
+		n++;
+	}
+	if (n == 0)
+		return KURIR_OK;
+	if ((rc = relay_dsn(e, info, res, n, RELAY_DSN_DELIVERED)) !=
+	    KURIR_OK)
+		return rc;
+	for (i = 0; i < n; i++)
+		relay_api->queue_set_rcpt(e, res[i].idx, KURIR_QRCPT_SENT,
+		    "success report sent");
+	return KURIR_OK;
+}
+
 int64_t
 relay_deliver(const char *id, struct relay_conncache *cc, char *busy)
 {
@@ -232,13 +267,16 @@ relay_deliver(const char *id, struct relay_conncache *cc, char *busy)
 	if (nfailed > 0) {
 		/* The report first: if it cannot be made durable now, the
 		 * recipients stay pending and fail again next time. */
-		if (relay_dsn(e, &info, failed, nfailed) == KURIR_OK)
+		if (relay_dsn(e, &info, failed, nfailed, RELAY_DSN_FAILED) ==
+		    KURIR_OK)
 			for (j = 0; j < nfailed; j++)
 				relay_api->queue_set_rcpt(e, failed[j].idx,
 				    KURIR_QRCPT_FAILED, failed[j].text);
 		else
 			pending++;
 	}
+	if (success_reports(e, &info, failed) != KURIR_OK)
+		pending++;
 	next = pending > 0 ? next_retry(info.attempts) : 0;
 	if (relay_api->queue_save(e, next) != KURIR_OK)
 		next = 0;

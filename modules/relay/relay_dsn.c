@@ -3,7 +3,9 @@
  * multipart/report with a human part, a message/delivery-status part
  * (per recipient Final-Recipient, Action, Status, Remote-MTA,
  * Diagnostic-Code) and the original message (RET=FULL or no RET) or its
- * headers (RET=HDRS).  The report has a null sender and goes to the
+ * headers (RET=HDRS).  Success reports (Action: delivered, for local
+ * recipients that asked NOTIFY=SUCCESS) carry the headers only: RET=FULL
+ * asks for the content of failed messages (RFC 3461 4.3).  The report has a null sender and goes to the
  * sender: into local mailboxes through the storage ABI when the sender
  * is local, else into the queue.  A bounce (null sender) is never
  * bounced: its failures are only logged.
@@ -98,7 +100,7 @@ status_of(const struct relay_result *r, char *out, size_t cap)
 static void
 write_report(struct sink *s, struct kurir_queue_entry *e,
     const struct kurir_queue_info *info, const struct relay_result *res,
-    size_t n)
+    size_t n, int kind)
 {
 	struct kurir_queue_rcpt	 r;
 	char			 date[64], status[32], boundary[400], buf[8192];
@@ -107,7 +109,9 @@ write_report(struct sink *s, struct kurir_queue_entry *e,
 	uint64_t		 off = 0;
 	size_t			 i, got, k, hdr_end;
 	time_t			 now = time(NULL), ct = (time_t)info->created;
-	int			 full = info->ret != KURIR_QRET_HDRS, nl = 0;
+	int			 ok = kind == RELAY_DSN_DELIVERED;
+	int			 full = info->ret != KURIR_QRET_HDRS && !ok;
+	int			 nl = 0;
 
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000",
 	    gmtime(&now));
@@ -116,16 +120,19 @@ write_report(struct sink *s, struct kurir_queue_entry *e,
 	snprintf(boundary, sizeof(boundary), "%s/%lld/%s", info->id,
 	    (long long)now, host);
 	sink_printf(s, "Return-Path: <>\r\nFrom: Mail Delivery System "
-	    "<MAILER-DAEMON@%s>\r\nTo: <%s>\r\nSubject: Undelivered Mail "
-	    "Returned to Sender\r\nDate: %s\r\nMessage-ID: <%s.dsn@%s>\r\n"
+	    "<MAILER-DAEMON@%s>\r\nTo: <%s>\r\nSubject: %s\r\n"
+	    "Date: %s\r\nMessage-ID: <%s.%s@%s>\r\n"
 	    "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
 	    "Content-Type: multipart/report; report-type=delivery-status;"
 	    "\r\n\tboundary=\"%s\"\r\n\r\nThis is a MIME-encapsulated "
 	    "message.\r\n\r\n--%s\r\nContent-Type: text/plain; "
 	    "charset=us-ascii\r\n\r\nThis is the mail system at %s.\r\n\r\n"
-	    "Your message could not be delivered to one or more "
-	    "recipients.\r\n\r\n", host, info->sender, date, info->id, host,
-	    boundary, boundary, host);
+	    "%s\r\n\r\n", host, info->sender, ok ? "Successful Mail "
+	    "Delivery Report" : "Undelivered Mail Returned to Sender", date,
+	    info->id, ok ? "ok" : "dsn", host, boundary, boundary, host, ok ?
+	    "Your message was delivered to the mailbox of the following "
+	    "recipients." : "Your message could not be delivered to one or "
+	    "more recipients.");
 	for (i = 0; i < n; i++) {
 		r.size = sizeof(r);
 		relay_api->queue_rcpt(e, res[i].idx, &r);
@@ -145,6 +152,12 @@ write_report(struct sink *s, struct kurir_queue_entry *e,
 		    r.address);
 		if (r.orcpt[0] != '\0')
 			sink_printf(s, "Original-Recipient: %s\r\n", r.orcpt);
+		if (ok) {
+			sink_printf(s, "Action: delivered\r\nStatus: 2.0.0"
+			    "\r\nDiagnostic-Code: X-kurir; %s\r\n"
+			    "Last-Attempt-Date: %s\r\n", res[i].text, created);
+			continue;
+		}
 		sink_printf(s, "Action: failed\r\nStatus: %s\r\n", status);
 		if (res[i].mta[0] != '\0')
 			sink_printf(s, "Remote-MTA: dns; %s\r\n", res[i].mta);
@@ -188,7 +201,7 @@ write_report(struct sink *s, struct kurir_queue_entry *e,
 
 int
 relay_dsn(struct kurir_queue_entry *e, const struct kurir_queue_info *info,
-    const struct relay_result *res, size_t n)
+    const struct relay_result *res, size_t n, int kind)
 {
 	const struct kurir_storage_ops	*st = relay_api->storage();
 	const struct kurir_auth_ops	*auth = relay_api->auth();
@@ -210,7 +223,9 @@ relay_dsn(struct kurir_queue_entry *e, const struct kurir_queue_info *info,
 	for (i = 0; i < n; i++) {	/* RFC 3461 NOTIFY */
 		r.size = sizeof(r);
 		relay_api->queue_rcpt(e, res[i].idx, &r);
-		if (r.notify == 0 || (r.notify & KURIR_QNOTIFY_FAILURE))
+		if (kind == RELAY_DSN_DELIVERED ?
+		    (r.notify & KURIR_QNOTIFY_SUCCESS) != 0 :
+		    r.notify == 0 || (r.notify & KURIR_QNOTIFY_FAILURE))
 			want[nwant++] = res[i];
 	}
 	if (nwant == 0 || (s = calloc(1, sizeof(*s))) == NULL) {
@@ -263,7 +278,7 @@ relay_dsn(struct kurir_queue_entry *e, const struct kurir_queue_info *info,
 		if (rc != KURIR_OK)
 			goto out;
 	}
-	write_report(s, e, info, want, nwant);
+	write_report(s, e, info, want, nwant, kind);
 	if ((rc = s->err) != KURIR_OK)
 		goto out;
 	if (s->dlv != NULL) {
@@ -289,8 +304,9 @@ relay_dsn(struct kurir_queue_entry *e, const struct kurir_queue_info *info,
 	}
 	if (rc == KURIR_OK)
 		relay_api->log(relay_mod, KURIR_LOG_INFO, "queue %s: report "
-		    "of %zu failed recipient(s) sent to <%s>", info->id,
-		    nwant, info->sender);
+		    "of %zu %s recipient(s) sent to <%s>", info->id, nwant,
+		    kind == RELAY_DSN_DELIVERED ? "delivered" : "failed",
+		    info->sender);
 out:
 	if (s->dlv != NULL)
 		st->deliver_abort(s->dlv);

@@ -173,6 +173,7 @@ struct smtp_target {
 struct smtp_rcpt {
 	char		 addr[SMTP_PATH_MAX + 1];
 	struct smtp_rcpt_params params;
+	uint32_t	 local;		/* has a local mailbox among its targets */
 };
 
 /* A remote recipient for the outbound queue (api->queue_*). */
@@ -216,6 +217,7 @@ struct smtp_txn {
 	struct kurir_queue *q;
 	char		 queue_id[KURIR_QID_MAX + 1];
 	uint32_t	 split;		/* stored locally, queueing failed */
+	size_t		 nsuccess;	/* local NOTIFY=SUCCESS recipients */
 };
 
 struct smtp_session {
@@ -298,6 +300,9 @@ void	 smtp_deliver_end(struct smtp_session *s) SMTP_HIDDEN;
 void	 smtp_deliver_abort(struct smtp_session *s) SMTP_HIDDEN;
 /* The outbound queue is there (a core with ABI 1.0 queue). */
 int	 smtp_queue_available(void) SMTP_HIDDEN;
+/* Recipients stored locally that asked NOTIFY=SUCCESS, when the sender
+ * can get a report (not <>) and the core can queue it. */
+size_t	 smtp_success_wanted(struct smtp_txn *t) SMTP_HIDDEN;
 /* Add a remote recipient (once per address); KURIR_E_TOOBIG past
  * smtp_max_targets.  smtp_remote_reset forgets them all. */
 int	 smtp_remote_add(struct smtp_session *s, const char *addr,

@@ -99,6 +99,22 @@ smtp_queue_available(void)
 	    smtp_api->queue_commit != NULL);
 }
 
+size_t
+smtp_success_wanted(struct smtp_txn *t)
+{
+	size_t i, n = 0;
+
+	if (t->from[0] == '\0' || !smtp_queue_available() ||
+	    !KURIR_HAS(smtp_api, queue_add_delivered) ||
+	    smtp_api->queue_add_delivered == NULL)
+		return (0);
+	for (i = 0; i < t->nrcpt; i++)
+		if (t->rcpts[i].local &&
+		    (t->rcpts[i].params.notify & SMTP_NOTIFY_SUCCESS))
+			n++;
+	return (n);
+}
+
 int
 smtp_remote_add(struct smtp_session *s, const char *addr,
     const struct smtp_rcpt_params *p)
@@ -129,11 +145,15 @@ smtp_remote_reset(struct smtp_session *s)
 	free(s->txn.remote);
 	s->txn.remote = NULL;
 	s->txn.nremote = 0;
+	s->txn.nsuccess = 0;
 	s->txn.queue_id[0] = '\0';
 }
 
 /* The queue entry for the remote recipients (off the loop: it creates
- * a file).  SMTP's RET and NOTIFY values are the queue's. */
+ * a file).  SMTP's RET and NOTIFY values are the queue's.  Local
+ * recipients that asked NOTIFY=SUCCESS join it as already delivered:
+ * the relay sends their "delivered" report (RFC 3464), and the entry
+ * commits with the local copies, all or nothing. */
 static int
 smtp_queue_begin(struct smtp_txn *t)
 {
@@ -159,6 +179,17 @@ smtp_queue_begin(struct smtp_txn *t)
 			t->q = NULL;
 			return (r);
 		}
+	for (i = 0; t->nsuccess > 0 && i < t->nrcpt; i++)
+		if (t->rcpts[i].local &&
+		    (t->rcpts[i].params.notify & SMTP_NOTIFY_SUCCESS) &&
+		    (r = smtp_api->queue_add_delivered(t->q, t->rcpts[i].addr,
+		    t->rcpts[i].params.notify,
+		    t->rcpts[i].params.orcpt[0] != '\0' ?
+		    t->rcpts[i].params.orcpt : NULL)) != KURIR_OK) {
+			smtp_api->queue_abort(t->q);
+			t->q = NULL;
+			return (r);
+		}
 	return (KURIR_OK);
 }
 
@@ -175,7 +206,7 @@ smtp_begin_work(void *arg)
 		    t->ntarget, t->begin_date, &t->dlv);
 	if (t->begin_status != KURIR_OK)
 		t->dlv = NULL;
-	else if (t->nremote > 0 &&
+	else if ((t->nremote > 0 || t->nsuccess > 0) &&
 	    (t->begin_status = smtp_queue_begin(t)) != KURIR_OK &&
 	    t->dlv != NULL) {
 		smtp_api->storage()->deliver_abort(t->dlv);
@@ -215,6 +246,7 @@ smtp_deliver_begin(struct smtp_session *s)
 	t->fail = 0;
 	t->spool_len = 0;
 	t->begin_date = (int64_t)time(NULL);
+	t->nsuccess = t->ntarget > 0 ? smtp_success_wanted(t) : 0;
 	if ((t->ntarget > 0 && (st == NULL || st->deliver_begin == NULL)) ||
 	    (t->ntarget == 0 && t->nremote == 0)) {
 		smtp_deliver_begun(s, KURIR_E_TEMPFAIL);
@@ -401,6 +433,10 @@ smtp_commit_done(void *arg)
 			smtp_api->conn_log(s->conn, KURIR_LOG_INFO,
 			    "%s: queued for %zu remote recipient(s) as "
 			    "queue %s", t->qid, t->nremote, t->queue_id);
+		if (t->nsuccess > 0)
+			smtp_api->conn_log(s->conn, KURIR_LOG_INFO,
+			    "%s: success report for %zu recipient(s) due as "
+			    "queue %s", t->qid, t->nsuccess, t->queue_id);
 		smtp_api->conn_log(s->conn, KURIR_LOG_INFO, "%s: from=<%s> "
 		    "size=%" PRIu64 " nrcpt=%zu body=%s%s%s%s: stored",
 		    t->qid, esc, t->msg_bytes, t->nrcpt,

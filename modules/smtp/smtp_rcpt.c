@@ -15,6 +15,7 @@ struct smtp_resolve {
 	struct smtp_session	*s;
 	const struct smtp_rcpt_params *p;
 	size_t			 remote;	/* non-local targets */
+	size_t			 local;		/* local targets */
 	int			 full;		/* over smtp_max_targets */
 	int			 err;
 };
@@ -93,6 +94,7 @@ smtp_resolve_cb(void *arg, const char *address, int is_local)
 		}
 		return (0);
 	}
+	rs->local++;
 	return (smtp_target_add(rs, address));
 }
 
@@ -119,6 +121,7 @@ smtp_rcpt_keep(struct smtp_txn *t, const char *addr,
 	r = &t->rcpts[t->nrcpt++];
 	smtp_strlcpy(r->addr, addr, sizeof(r->addr));
 	r->params = *p;
+	r->local = 0;		/* set by the caller for local targets */
 	return (KURIR_OK);
 }
 
@@ -200,6 +203,7 @@ smtp_rcpt_add(struct smtp_session *s, const char *addr,
 	if (r == KURIR_OK && rs.err == 0 && !rs.full &&
 	    (rs.remote == 0 || smtp_queue_available()) &&
 	    (r = smtp_rcpt_keep(t, addr, p)) == KURIR_OK) {
+		t->rcpts[t->nrcpt - 1].local = rs.local > 0;
 		s->state = SMTP_S_RCPT;
 		/* DSN parameters are kept with the recipient (for the
 		 * outbound queue's bounces) and logged with it. */

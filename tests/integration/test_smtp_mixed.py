@@ -18,7 +18,14 @@ first, then the local copies are committed, then the entry is activated
   got no 250, so its retry stores the local copy again (the documented
   side of that crash window).
 
-Remote delivery goes through relay_routes to the test peer (smtppeer)."""
+Remote delivery goes through relay_routes to the test peer (smtppeer).
+
+Also DSN NOTIFY=SUCCESS (RFC 3461) on local delivery: a "delivered"
+report (RFC 3464 multipart/report, Action: delivered, Status: 2.0.0)
+reaches a local sender's INBOX, or the peer with MAIL FROM:<> for a
+remote sender; none for recipients without SUCCESS, none for <>."""
+import email
+import email.policy
 import os
 import smtplib
 import sys
@@ -253,13 +260,114 @@ def t_kill_before_activation(tmp):
         peer.stop()
 
 
+def reports(msgs):
+    return [email.message_from_bytes(m, policy=email.policy.compat32)
+            for m in msgs if b'report-type=delivery-status' in m]
+
+
+def check_success_report(m, rcpt, orcpt, envid, absent):
+    check(m['Return-Path'] == '<>', 'null sender: %r' % m['Return-Path'])
+    check(m.get_content_type() == 'multipart/report', m['Content-Type'])
+    check(m.get_param('report-type') == 'delivery-status', 'report-type')
+    check(m['Auto-Submitted'] == 'auto-replied', m['Auto-Submitted'])
+    parts = m.get_payload()
+    check(len(parts) == 3, 'three parts, got %d' % len(parts))
+    check(parts[0].get_content_type() == 'text/plain', 'human part')
+    check(parts[1].get_content_type() == 'message/delivery-status',
+          parts[1].get_content_type())
+    ds = parts[1].as_string()
+    check('Reporting-MTA: dns;' in ds, ds)
+    check('Original-Envelope-Id: %s' % envid in ds, ds)
+    check('Final-Recipient: rfc822; %s' % rcpt in ds, ds)
+    check('Original-Recipient: %s' % orcpt in ds, ds)
+    check('Action: delivered' in ds and 'Status: 2.0.0' in ds, ds)
+    check('Action: failed' not in ds, ds)
+    for a in absent:
+        check(a not in ds, '%s is in the report: %s' % (a, ds))
+    # headers only: the body of a delivered message is not returned
+    check(parts[2].get_content_type() == 'text/rfc822-headers',
+          parts[2].get_content_type())
+    check('Subject: dsn' in parts[2].as_string(), 'original headers')
+    check('hello dsn' not in m.as_string(), 'the body was returned')
+
+
+def t_dsn_success(tmp):
+    port = kt.free_port()
+    peer = smtppeer.Peer(port, tmp).start()
+    k = server(kt.backends()[0], port)
+    try:
+        k.start()
+        for u in ('alice', 'bob', 'carol'):
+            k.add_user('%s@localhost' % u, PASSWORD)
+        # a local sender; bob asks SUCCESS, carol FAILURE only, and a
+        # remote recipient with SUCCESS is the next hop's to report
+        with login(k) as s:
+            s.sendmail('alice@localhost',
+                       ['bob@localhost', 'carol@localhost',
+                        'ok4@example.net'], body('dsn'),
+                       mail_options=['RET=FULL', 'ENVID=env-42'],
+                       rcpt_options=['NOTIFY=SUCCESS,FAILURE',
+                                     'ORCPT=rfc822;bob@localhost'])
+        # smtplib sends the same options with every RCPT: carol again,
+        # this time without SUCCESS
+        with login(k) as s:
+            s.mail('alice@localhost')
+            s.rcpt('carol@localhost', ['NOTIFY=FAILURE'])
+            code, _ = s.data(body('nodsn'))
+            check(code == 250, 'no-dsn message')
+        wait_for('the report', lambda: reports(stored(k,
+                                                      'alice@localhost')))
+        wait_for('relayed', lambda: relayed(peer, 'dsn'))
+        settle(k)
+        time.sleep(0.5)
+        got = reports(stored(k, 'alice@localhost'))
+        check(len(got) == 1, 'one report, got %d' % len(got))
+        check_success_report(got[0], 'bob@localhost',
+                             'rfc822;bob@localhost', 'env-42',
+                             ['ok4@example.net'])
+        ds = got[0].get_payload()[1].as_string()
+        check(ds.count('Final-Recipient:') == 2, ds)  # bob and carol
+        check(copies(k, 'bob@localhost', 'dsn') == 1, 'bob: one copy')
+        check(copies(k, 'carol@localhost', 'nodsn') == 1, 'carol')
+        # the null sender never gets a report
+        c = smtplib.SMTP('127.0.0.1', k.port('smtp'), timeout=20)
+        c.ehlo('x')
+        c.sendmail('', ['bob@localhost'], body('null'),
+                   rcpt_options=['NOTIFY=SUCCESS'])
+        # a remote sender gets it through the queue, from <>
+        c.sendmail('someone@example.net', ['bob@localhost'], body('dsn'),
+                   mail_options=['ENVID=env-43'],
+                   rcpt_options=['NOTIFY=SUCCESS',
+                                 'ORCPT=rfc822;Bob@localhost'])
+        c.quit()
+        log = wait_for('report at the peer', lambda: [
+            m for m in peer.log() if m['from'] == ''])
+        check(len(log) == 1 and log[0]['rcpts'] == ['someone@example.net'],
+              log)
+        m = email.message_from_bytes(log[0]['data'].encode('latin-1'),
+                                     policy=email.policy.compat32)
+        check_success_report(m, 'bob@localhost', 'rfc822;Bob@localhost',
+                             'env-43', ['carol'])
+        settle(k)
+        time.sleep(0.5)
+        check(len([m for m in peer.log() if m['from'] == '']) == 1,
+              'one report at the peer')
+        check(len(reports(stored(k, 'alice@localhost'))) == 1,
+              'no report for the null sender')
+        check(copies(k, 'bob@localhost', 'null') == 1, 'null delivered')
+        check(k.stop() == 0, 'clean stop')
+    finally:
+        k.cleanup()
+        peer.stop()
+
+
 def main():
     if os.geteuid() == 0 and kt.worker_user() is None:
         print('skip: workers would run as root, whom a read-only '
               'directory does not stop')
         return kt.SKIP
     return run(t_queue_commit_fails, t_kill_prepared,
-               t_kill_before_activation)
+               t_kill_before_activation, t_dsn_success)
 
 
 if __name__ == '__main__':

@@ -3,7 +3,8 @@
  * a prepared entry is durable but invisible to queue_scan/queue_open,
  * commit activates it, abort and a failed prepare leave nothing, and a
  * scan drops a prepared entry only once its producer is gone (its flock
- * on the message is free), never while the producer lives.
+ * on the message is free), never while the producer lives.  Also the
+ * "delivered" recipient state (a success report still owed).
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -218,6 +219,37 @@ START_TEST(direct_commit)
 }
 END_TEST
 
+/* A recipient the producer delivered keeps the entry until the runner
+ * marks its success report sent. */
+START_TEST(delivered_rcpt)
+{
+	struct kurir_queue_entry	*e;
+	struct kurir_queue_rcpt		 r;
+	struct kurir_queue		*q;
+	char				 id[KURIR_QID_MAX + 1];
+
+	ck_assert_int_eq(queue_begin("a@b.example", NULL, &q), KURIR_OK);
+	ck_assert_int_eq(queue_write(q, "x\r\n", 3), KURIR_OK);
+	ck_assert_int_eq(queue_add_delivered(q, "bob@localhost",
+	    KURIR_QNOTIFY_SUCCESS, "rfc822;bob@localhost"), KURIR_OK);
+	ck_assert_int_eq(queue_prepare(q), KURIR_OK);
+	ck_assert_int_eq(queue_commit(q, id, sizeof(id)), KURIR_OK);
+	ck_assert_int_eq(queue_open(id, &e), KURIR_OK);
+	r.size = sizeof(r);
+	ck_assert_int_eq(queue_rcpt(e, 0, &r), KURIR_OK);
+	ck_assert_uint_eq(r.state, KURIR_QRCPT_DELIVERED);
+	ck_assert_uint_eq(r.notify, KURIR_QNOTIFY_SUCCESS);
+	ck_assert_str_eq(r.orcpt, "rfc822;bob@localhost");
+	ck_assert_int_eq(queue_save(e, 0), KURIR_OK);
+	ck_assert_int_eq(scan(), 1);	/* its report is still owed */
+	ck_assert_int_eq(queue_set_rcpt(e, 0, KURIR_QRCPT_SENT, "ok"),
+	    KURIR_OK);
+	ck_assert_int_eq(queue_save(e, 0), KURIR_OK);
+	ck_assert_int_eq(scan(), 0);
+	queue_close(e);
+}
+END_TEST
+
 static Suite *
 queue_suite(void)
 {
@@ -231,6 +263,7 @@ queue_suite(void)
 	tcase_add_test(tc, dead_producer);
 	tcase_add_test(tc, stray_prep);
 	tcase_add_test(tc, direct_commit);
+	tcase_add_test(tc, delivered_rcpt);
 	suite_add_tcase(s, tc);
 	return s;
 }
