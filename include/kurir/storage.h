@@ -223,6 +223,14 @@ struct kurir_storage_ops {
 	int	 (*deliver_commit)(struct kurir_delivery *d);
 	void	 (*deliver_abort)(struct kurir_delivery *d);
 
+	/* ---- appended: notify_set ------------------------------------ */
+
+	/* Change notification by callback (see the top of this file);
+	 * replaces a previous cb, NULL stops.  KURIR_E_UNSUPPORTED when
+	 * the backend or the core cannot: the caller polls. */
+	int	 (*notify_set)(struct kurir_mailbox *mb,
+		    kurir_mbx_notify_cb *cb, void *arg);
+
 	/* ---- appended: \Recent (RFC 3501 section 2.3.2) --------------- */
 	/* Check KURIR_HAS(ops, recent_claim) and for NULL before use.
 	 *
@@ -244,14 +252,6 @@ struct kurir_storage_ops {
 		    uint32_t *first_r);
 	int	 (*recent_count)(struct kurir_store *st, const char *name,
 		    uint32_t *recent_r);
-
-	/* ---- appended: notify_set ------------------------------------ */
-
-	/* Change notification by callback (see the top of this file);
-	 * replaces a previous cb, NULL stops.  KURIR_E_UNSUPPORTED when
-	 * the backend or the core cannot: the caller polls. */
-	int	 (*notify_set)(struct kurir_mailbox *mb,
-		    kurir_mbx_notify_cb *cb, void *arg);
 };
 
 #endif /* KURIR_STORAGE_H */

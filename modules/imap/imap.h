@@ -65,8 +65,7 @@ struct imap_sess {
 	/* SASL */
 	struct kurir_sasl *sasl;
 	uint32_t	 sasl_wait;	/* waiting for a client response */
-	/* logged in */
-	char		 user[KURIR_ADDR_MAX + 1];
+	/* logged in (the store knows the user: no copy kept here) */
 	struct kurir_store *store;
 	/* selected */
 	struct imap_view *view;
@@ -77,8 +76,9 @@ struct imap_sess {
 	/* streaming jobs (FETCH, APPEND) */
 	struct imap_job	*job;
 	struct imap_append *append;
-	/* one parsed message structure, kept for the next item */
-	struct imap_msginfo mi;
+	/* one parsed message structure, kept for the next item; allocated
+	 * while a command uses it, so an idle session does not carry it */
+	struct imap_msginfo *mi;
 	uint32_t	 mi_uid;
 };
 

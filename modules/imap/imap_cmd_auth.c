@@ -64,16 +64,17 @@ login_finish(struct imap_sess *s, const char *user)
 	struct kurir_user_params p;
 	struct kurir_auth_user u;
 	struct imap_str caps;
+	char name[KURIR_ADDR_MAX + 1];
 	int rc;
 
-	snprintf(s->user, sizeof(s->user), "%s", user);
+	snprintf(name, sizeof(name), "%s", user);
 	memset(&p, 0, sizeof(p));
 	p.size = sizeof(p);
-	p.user = s->user;
+	p.user = name;
 	memset(&u, 0, sizeof(u));
 	u.size = sizeof(u);
 	if (au != NULL && au->lookup != NULL &&
-	    au->lookup(s->user, &u) == KURIR_OK) {
+	    au->lookup(name, &u) == KURIR_OK) {
 		p.quota_bytes = u.quota_bytes;
 		p.quota_messages = u.quota_messages;
 		if (u.location[0] != '\0')

@@ -17,8 +17,11 @@
 void
 imap_msginfo_forget(struct imap_sess *s)
 {
-	if (s->mi.blob != NULL)
-		imap_msginfo_free(&s->mi);
+	if (s->mi != NULL) {
+		imap_msginfo_free(s->mi);
+		free(s->mi);
+		s->mi = NULL;
+	}
 	s->mi_uid = 0;
 }
 
@@ -106,24 +109,25 @@ imap_msginfo_get(struct imap_sess *s, uint32_t uid)
 	char *blob;
 	size_t len = 0;
 
-	if (s->mi.blob != NULL && s->mi_uid == uid)
-		return &s->mi;
+	if (s->mi != NULL && s->mi->blob != NULL && s->mi_uid == uid)
+		return s->mi;
 	imap_msginfo_forget(s);
-	if ((blob = cache_read(s, uid, &len)) != NULL) {
-		if (imap_msginfo_load(&s->mi, blob, len) == 0) {
-			s->mi_uid = uid;
-			return &s->mi;
-		}
-		imap_msginfo_free(&s->mi);	/* damaged: parse again */
-	}
-	if ((blob = parse_message(s, uid, &len)) == NULL)
+	if ((s->mi = calloc(1, sizeof(*s->mi))) == NULL)
 		return NULL;
-	if (imap_msginfo_load(&s->mi, blob, len) < 0) {
-		imap_msginfo_free(&s->mi);
+	if ((blob = cache_read(s, uid, &len)) != NULL) {
+		if (imap_msginfo_load(s->mi, blob, len) == 0) {
+			s->mi_uid = uid;
+			return s->mi;
+		}
+		imap_msginfo_free(s->mi);	/* damaged: parse again */
+	}
+	if ((blob = parse_message(s, uid, &len)) == NULL ||
+	    imap_msginfo_load(s->mi, blob, len) < 0) {
+		imap_msginfo_forget(s);
 		return NULL;
 	}
 	s->mi_uid = uid;
-	return &s->mi;
+	return s->mi;
 }
 
 int

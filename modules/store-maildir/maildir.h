@@ -134,8 +134,10 @@ struct kurir_mailbox {
 	uint64_t	 rfd_size;	/* its size as the index knows it */
 	int		 subfd[2];	/* cur/ and new/ for openat(), -1
 					 * until a message is read */
-	char		 kwbuf[1024];	/* kurir_msg.keywords */
 };
+
+/* Bytes of rendered keywords (kurir_msg.keywords) of one message. */
+#define MD_KWBUF	1024
 
 /* maildir_util.c */
 int	 md_errno(int e);
@@ -178,6 +180,7 @@ int	 md_index_parse_line(struct md_index *ix, char *line);
 int	 md_index_write(const char *dir, struct md_index *ix);
 int	 md_index_save(const char *dir, struct md_index *ix);
 struct md_rec *md_index_add(struct md_index *ix);
+void	 md_index_shrink(struct md_index *ix);
 struct md_rec *md_index_find(struct md_index *ix, uint32_t uid);
 int	 md_index_tomb(struct md_index *ix, uint32_t uid, uint64_t modseq);
 void	 md_index_remove(struct md_index *ix, size_t i);

@@ -125,23 +125,26 @@ md_uid_in_set(uint32_t uid, const struct kurir_uid_range *set, size_t nset)
 	return 0;
 }
 
+/* kw (MD_KWBUF bytes, the caller's) holds m->keywords: on the stack of
+ * the listing op, since an open mailbox is kept by every idle session. */
 static void
 rec_to_msg(struct kurir_mailbox *mb, const struct md_rec *r,
-    struct kurir_msg *m)
+    struct kurir_msg *m, char *kw)
 {
 	m->uid = r->uid;
 	m->flags = r->flags;
 	m->modseq = r->modseq;
 	m->size = r->size;
 	m->internal_date = r->date;
-	md_kw_render(&mb->idx, r->kwbits, mb->kwbuf, sizeof(mb->kwbuf));
-	m->keywords = mb->kwbuf;
+	md_kw_render(&mb->idx, r->kwbits, kw, MD_KWBUF);
+	m->keywords = kw;
 }
 
 int
 md_msg_list(struct kurir_mailbox *mb, uint32_t first, uint32_t last,
     kurir_msg_cb *cb, void *arg)
 {
+	char		 kw[MD_KWBUF];
 	struct kurir_msg m;
 	size_t		 i;
 	int		 rc;
@@ -155,7 +158,7 @@ md_msg_list(struct kurir_mailbox *mb, uint32_t first, uint32_t last,
 			continue;
 		if (r->uid > last)
 			break;
-		rec_to_msg(mb, r, &m);
+		rec_to_msg(mb, r, &m, kw);
 		if ((rc = cb(arg, &m)) != 0)
 			return rc;
 	}
@@ -279,6 +282,7 @@ int
 md_changes_since(struct kurir_mailbox *mb, uint64_t modseq,
     kurir_msg_cb *changed_cb, kurir_uid_cb *expunged_cb, void *arg)
 {
+	char		 kw[MD_KWBUF];
 	struct kurir_msg m;
 	size_t		 i;
 	int		 rc;
@@ -286,7 +290,7 @@ md_changes_since(struct kurir_mailbox *mb, uint64_t modseq,
 	for (i = 0; changed_cb != NULL && i < mb->idx.nrecs; i++) {
 		if (mb->idx.recs[i].modseq <= modseq)
 			continue;
-		rec_to_msg(mb, &mb->idx.recs[i], &m);
+		rec_to_msg(mb, &mb->idx.recs[i], &m, kw);
 		if ((rc = changed_cb(arg, &m)) != 0)
 			return rc;
 	}

@@ -395,6 +395,7 @@ md_folder_load(struct kurir_mailbox *mb, int scan)
 		return rc;
 	}
 	md_index_free(&mb->idx);
+	md_index_shrink(&ix);
 	mb->idx = ix;
 	return KURIR_OK;
 }

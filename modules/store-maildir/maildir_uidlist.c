@@ -79,6 +79,37 @@ md_index_add(struct md_index *ix)
 	return r;
 }
 
+/* Give back the growth slack: a snapshot is kept by every session that
+ * has the folder selected. */
+void
+md_index_shrink(struct md_index *ix)
+{
+	void	*p;
+
+	if (ix->caprecs > ix->nrecs) {
+		if (ix->nrecs == 0) {
+			free(ix->recs);
+			ix->recs = NULL;
+			ix->caprecs = 0;
+		} else if ((p = reallocarray(ix->recs, ix->nrecs,
+		    sizeof(*ix->recs))) != NULL) {
+			ix->recs = p;
+			ix->caprecs = ix->nrecs;
+		}
+	}
+	if (ix->captombs > ix->ntombs) {
+		if (ix->ntombs == 0) {
+			free(ix->tombs);
+			ix->tombs = NULL;
+			ix->captombs = 0;
+		} else if ((p = reallocarray(ix->tombs, ix->ntombs,
+		    sizeof(*ix->tombs))) != NULL) {
+			ix->tombs = p;
+			ix->captombs = ix->ntombs;
+		}
+	}
+}
+
 struct md_rec *
 md_index_find(struct md_index *ix, uint32_t uid)
 {
