@@ -17,38 +17,21 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kurirtest as kt  # noqa: E402
+import test_imap  # noqa: E402
+from test_imap import check  # noqa: E402
 
 USER = 'rita@localhost'
 PASSWORD = 'recent pw'
 
 
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
+class Raw(test_imap.Raw):
+    """test_imap's raw client, logged in as USER."""
 
-
-class Raw(kt.LineClient):
     def __init__(self, k):
         super().__init__(k.connect('imap'))
-        self.n = 0
-        check(self.line().startswith('* OK'), 'greeting')
+        self.greeting()
         st, _ = self.cmd('LOGIN %s "%s"' % (USER, PASSWORD))
         check(' OK ' in st, 'login: %s' % st)
-
-    def until(self, tag, timeout=10):
-        out = []
-        while True:
-            ln = self.line(timeout)
-            out.append(ln)
-            if ln.startswith(tag + ' '):
-                return out
-
-    def cmd(self, text, timeout=10):
-        self.n += 1
-        t = 'r%d' % self.n
-        self.send('%s %s\r\n' % (t, text))
-        out = self.until(t, timeout)
-        return out[-1], out
 
     def ok(self, text):
         st, out = self.cmd(text)
